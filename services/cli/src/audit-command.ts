@@ -1,0 +1,69 @@
+import { Command, Option } from 'commander';
+import { compileAuditOptions, type RawAuditOptions } from '../../../shared/src/audit/audit-options.ts';
+import type { AuditSummary } from '../../../shared/src/audit/audit-summary.ts';
+import { runAudit } from '../../../shared/src/audit/run-audit.ts';
+import { ConfigError } from '../../../shared/src/errors.ts';
+import { parseWeights } from '../../../shared/src/scoring/anchor-sets.ts';
+import { createProgressReporter } from './progress-reporter.ts';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function integer(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new ConfigError(`${flag}: expected a non-negative integer, got '${value}'`);
+    return Number(value);
+  };
+}
+
+export function auditCommand(): Command {
+  return new Command('audit')
+    .description('Score every example of a corpus against harmful and safe anchors; write scores, top-k and a summary')
+    .option('--data <file>', 'corpus file: .jsonl, .json (array) or .parquet (repeatable; default: the shipped demo corpus)', collect, [])
+    .option('--model <dir>', "Hugging Face Llama-family checkpoint folder, or 'tiny' (random-weight demo model)", 'tiny')
+    .option('--harmful <file>', 'harmful anchor set: compliant answers to harmful requests (repeatable)', collect, [])
+    .option('--safe <file>', 'safe anchor set: refusals of the same requests (repeatable)', collect, [])
+    .option('--weights <list>', 'weight per anchor set, harmful first then safe, e.g. "1,-1,-1" (default +1 harmful, -1 safe)')
+    .addOption(new Option('--format <preset>', 'prompt format').choices(['paper-llama2', 'chat-template']).default('paper-llama2'))
+    .addOption(new Option('--record-shape <shape>', 'force the record shape instead of detecting it per file').choices(['alpaca', 'dolly', 'gsm8k', 'chat']))
+    .addOption(new Option('--method <score>', 'ranking score').choices(['grad', 'rep']).default('grad'))
+    .option('--k <n>', 'size of the top-k selection', integer('--k'), 100)
+    .option('--bottom-k <n>', 'also write the n lowest-scoring examples (bottomk.parquet)', integer('--bottom-k'), 0)
+    .option('--top-n <n>', 'representation score: mean of the top-n anchor similarities', integer('--top-n'), 1)
+    .option('--max-tokens <n>', 'truncate examples to n tokens', integer('--max-tokens'), 512)
+    .option('--anchor-tokens <n>', 'anchors count only their first n response tokens', integer('--anchor-tokens'), 10)
+    .option('--proj <spec>', "gradient projection: 'none' or 'kron:OUTxIN' (e.g. kron:64x128)", 'none')
+    .option('--proj-seed <n>', 'seed of the projection matrices', integer('--proj-seed'))
+    .option('--batch-size <n>', 'examples per model call', integer('--batch-size'), 8)
+    .option('--limit <n>', 'read only the first n records of each input file', integer('--limit'))
+    .option('--max-record-bytes <n>', 'reject records larger than this', integer('--max-record-bytes'))
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer('--threads'))
+    .option('--out <dir>', 'output folder', 'safesift-out')
+    .option('--json', 'print the summary as JSON on stdout')
+    .exitOverride()
+    .action(async (flags: Record<string, unknown>) => {
+      const raw: RawAuditOptions = {
+        ...(flags as RawAuditOptions),
+        ...(typeof flags.weights === 'string' ? { weights: parseWeights(flags.weights) } : {}),
+      };
+      const options = compileAuditOptions(raw);
+      const progress = createProgressReporter();
+      let summary: AuditSummary;
+      try {
+        summary = await runAudit(options, { onProgress: (p) => progress.update(p) });
+      } finally {
+        progress.stop();
+      }
+      process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : humanSummary(summary, options.out));
+    });
+}
+
+function humanSummary(s: AuditSummary, out: string): string {
+  const lines = [
+    `audited ${s.counts.records} records: ${s.counts.scored} scored, ${s.counts.errors} rejected (see errors.jsonl)`,
+    `model ${s.model.path} (${s.model.fingerprint.slice(0, 12)}), gradient probe ${s.features.probe}, projection ${s.features.projection}`,
+    ...(s.model.synthetic ? [`note: ${s.model.warning}`] : []),
+    `ranked by ${s.ranking.column}; top ${s.counts.top_k} in ${out}/topk.parquet, all scores in ${out}/scores.parquet`,
+    `${s.throughput.examples_per_s ?? '-'} examples/s, ${(s.timings_ms.total ?? 0) / 1000} s in all`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

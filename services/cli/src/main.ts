@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { SAFESIFT_VERSION } from '../../../shared/src/audit/version.ts';
+import { auditCommand } from './audit-command.ts';
+import { exitCodeFor, EXIT } from './exit-codes.ts';
+
+const program = new Command('safesift')
+  .description('Find benign-looking training data that breaks an aligned model\'s safety (He, Xia & Henderson, COLM 2024)')
+  .version(SAFESIFT_VERSION)
+  .addCommand(auditCommand());
+
+program.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = EXIT.ok;
+} catch (error) {
+  const commanderCode = (error as { code?: string }).code;
+  if (commanderCode?.startsWith('commander.')) {
+    // commander printed its own message (help, version or a usage error).
+    process.exitCode = commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? EXIT.ok : EXIT.usage;
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`safesift: ${message}\n`);
+    if (process.env.SAFESIFT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = exitCodeFor(error);
+  }
+}

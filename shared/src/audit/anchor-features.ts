@@ -1,0 +1,58 @@
+import { readCorpus } from '../corpus/read-corpus.ts';
+import type { RecordError } from '../corpus/example.ts';
+import { ConfigError, SafesiftError } from '../errors.ts';
+import type { FeatureModel } from '../features/feature-model.ts';
+import type { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
+import type { AnchorSetSpec, AnchorSetVectors } from '../scoring/anchor-sets.ts';
+import { featurizeInBatches } from './featurize-batches.ts';
+
+export interface AnchorFeatures {
+  representation: AnchorSetVectors[];
+  gradient: AnchorSetVectors[];
+  /** Anchors used per set, in the order of the specs. */
+  counts: number[];
+}
+
+export interface AnchorFeatureOptions {
+  maxTokens: number;
+  anchorTokens: number;
+  batchSize: number;
+  maxRecordBytes: number;
+}
+
+/**
+ * Features of every anchor of every set (method.md §5: all records of a file). Anchors count only
+ * their first `anchorTokens` response tokens. Bad anchor records are reported like corpus records;
+ * a set left with no usable anchor stops the audit.
+ */
+export async function computeAnchorFeatures(
+  specs: readonly AnchorSetSpec[],
+  tokenizer: PromptTokenizer,
+  model: FeatureModel,
+  options: AnchorFeatureOptions,
+  reportError: (error: RecordError) => void,
+): Promise<AnchorFeatures> {
+  const result: AnchorFeatures = { representation: [], gradient: [], counts: [] };
+  for (const spec of specs) {
+    const examples = [];
+    for await (const item of readCorpus(spec.source, { maxRecordBytes: options.maxRecordBytes })) {
+      if (item.kind === 'error') reportError(item.error);
+      else examples.push(item.example);
+    }
+    const encoded = await tokenizer.encodeMany(
+      examples.map((e) => e.content),
+      { maxTokens: options.maxTokens, responseTokenLimit: options.anchorTokens },
+    );
+    const usable = [];
+    for (const [i, value] of encoded.entries()) {
+      if (value instanceof SafesiftError) reportError({ source: spec.source, row: examples[i]!.row, reason: value.message });
+      else usable.push(value);
+    }
+    if (usable.length === 0) throw new ConfigError(`anchor set ${spec.name} (${spec.source}) has no usable anchor record`);
+    const features = await featurizeInBatches(model, usable, options.batchSize);
+    result.representation.push({ spec, vectors: features.map((f) => f.representation) });
+    result.gradient.push({ spec, vectors: features.map((f) => f.gradient) });
+    result.counts.push(usable.length);
+  }
+  return result;
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { RECORD_SHAPES, type RecordShape } from '../corpus/example.ts';
+import { ConfigError } from '../errors.ts';
+import { DEMO_INPUTS } from './demo-inputs.ts';
+import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec } from '../graph/projection.ts';
+
+/**
+ * Options of one audit, field by field with defaults. The CLI, and later job specs, produce the
+ * raw form; `compileAuditOptions` fills defaults and rejects bad combinations once, up front.
+ */
+const rawAuditOptions = z.object({
+  /** Corpus files (JSONL, JSON array, Parquet). None: the shipped demo corpus. */
+  data: z.array(z.string()).default([]),
+  /** Hugging Face checkpoint folder, or `tiny` (deterministic random-weight demo model). */
+  model: z.string().default('tiny'),
+  /** Harmful anchor files (compliant answers to harmful requests). None (and no --safe): the shipped demo anchors. */
+  harmful: z.array(z.string()).default([]),
+  /** Safe anchor files (refusals of the same requests). */
+  safe: z.array(z.string()).default([]),
+  /** Weight per anchor set, harmful sets first then safe sets; default +1 / -1 each. */
+  weights: z.array(z.number()).optional(),
+  /** Prompt preset: `paper-llama2` (method.md §1) or `chat-template` (the model's template). */
+  format: z.enum(['paper-llama2', 'chat-template']).default('paper-llama2'),
+  /** Force a record shape instead of detecting it per file. */
+  recordShape: z.enum(RECORD_SHAPES).optional(),
+  /** Ranking score: gradient matching (the paper's strongest) or representation matching. */
+  method: z.enum(['grad', 'rep']).default('grad'),
+  k: z.number().int().min(1).default(100),
+  bottomK: z.number().int().min(0).default(0),
+  /** Representation aggregate: mean of the top-n anchor similarities. */
+  topN: z.number().int().min(1).default(1),
+  maxTokens: z.number().int().min(2).default(512),
+  /** Anchors count only their first N response tokens (the paper: 10). */
+  anchorTokens: z.number().int().min(1).default(10),
+  /** `none` or `kron:OUTxIN`. */
+  proj: z.string().default('none'),
+  projSeed: z.number().int().min(0).default(DEFAULT_PROJECTION_SEED),
+  batchSize: z.number().int().min(1).default(8),
+  /** First N records of each input file. */
+  limit: z.number().int().min(1).optional(),
+  maxRecordBytes: z.number().int().min(1).default(4 * 1024 * 1024),
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads: z.number().int().min(1).optional(),
+  out: z.string().default('safesift-out'),
+});
+
+export type RawAuditOptions = z.input<typeof rawAuditOptions>;
+
+export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'recordShape'> {
+  projection: ProjectionSpec;
+  recordShape: RecordShape | undefined;
+  /** True when no data was given: the shipped demo corpus is audited. */
+  demo: boolean;
+}
+
+export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
+  const parsed = rawAuditOptions.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `--${kebab(issue.path.join('.'))}: ${issue.message}`);
+    throw new ConfigError(`invalid options:\n  ${problems.join('\n  ')}`);
+  }
+  const { proj, projSeed, recordShape, ...rest } = parsed.data;
+  // Without data or anchors, the shipped demo inputs fill in (the README's first command).
+  const demo = rest.data.length === 0;
+  if (demo) rest.data = [DEMO_INPUTS.corpus];
+  if (rest.harmful.length === 0 && rest.safe.length === 0) {
+    rest.harmful = [DEMO_INPUTS.harmful];
+    rest.safe = [...DEMO_INPUTS.safe];
+  }
+  if (rest.harmful.length === 0) throw new ConfigError('--harmful: at least one harmful anchor file is required when --safe is given');
+  const sets = rest.harmful.length + rest.safe.length;
+  if (rest.weights && rest.weights.length !== sets) {
+    throw new ConfigError(`--weights: ${rest.weights.length} weights given for ${sets} anchor sets (harmful first, then safe)`);
+  }
+  return { ...rest, recordShape, projSeed, projection: parseProjection(proj, projSeed), demo };
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,100 @@
+import { cpus, totalmem } from 'node:os';
+import type { FeatureModelInfo } from '../features/feature-model.ts';
+import type { Checkpoint } from '../model/checkpoint.ts';
+import { writeJsonAtomic } from '../output/atomic-json.ts';
+import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
+import type { AuditOptions } from './audit-options.ts';
+import { SAFESIFT_VERSION } from './version.ts';
+
+export interface InputCounts {
+  source: string;
+  records: number;
+  scored: number;
+  errors: number;
+}
+
+export interface AuditTimings {
+  setupMs: number;
+  anchorsMs: number;
+  corpusMs: number;
+  writeMs: number;
+  totalMs: number;
+}
+
+export interface SummaryParts {
+  options: AuditOptions;
+  modelDir: string;
+  synthetic: boolean;
+  checkpoint: Checkpoint;
+  featureInfo: FeatureModelInfo;
+  specs: readonly AnchorSetSpec[];
+  anchorCounts: readonly number[];
+  inputs: InputCounts[];
+  errors: number;
+  topCount: number;
+  timings: AuditTimings;
+  outputs: Record<string, string>;
+}
+
+const PROBE_NOTES: Record<string, string> = {
+  lm_head:
+    'gradient over the LM-head weight only (classifier path): a cheap probe, not the paper full-parameter gradient; ' +
+    'on small models it ranks examples very differently from the full gradient (rank correlation 0.1-0.5)',
+};
+
+export type AuditSummary = ReturnType<typeof buildSummary>;
+
+/** summary.json: what was audited, with what, how it went and how fast. */
+export function buildSummary(p: SummaryParts) {
+  const c = p.checkpoint.config;
+  const scored = p.inputs.reduce((n, i) => n + i.scored, 0);
+  const records = p.inputs.reduce((n, i) => n + i.records, 0);
+  const { projection, ...options } = p.options;
+  return {
+    safesift: SAFESIFT_VERSION,
+    status: 'complete' as const,
+    demo: p.options.demo,
+    model: {
+      path: p.synthetic ? 'tiny' : p.modelDir,
+      fingerprint: p.checkpoint.fingerprint,
+      synthetic: p.synthetic,
+      ...(p.synthetic
+        ? { warning: 'random-weight demo model built by safesift: its scores carry no meaning' }
+        : {}),
+      architecture: {
+        model_type: c.modelType,
+        hidden_size: c.hiddenSize,
+        layers: c.numLayers,
+        heads: c.numHeads,
+        kv_heads: c.numKvHeads,
+        vocab_size: c.vocabSize,
+        tied_embeddings: c.tieWordEmbeddings,
+      },
+    },
+    features: {
+      probe: p.featureInfo.probe,
+      probe_note: PROBE_NOTES[p.featureInfo.probe] ?? null,
+      projection: p.featureInfo.projection,
+      projection_seed: projection.kind === 'kron' ? projection.seed : null,
+      gradient_dim: p.featureInfo.gradientDim,
+      representation_dim: p.featureInfo.representationDim,
+    },
+    ranking: { method: p.options.method, column: p.options.method === 'grad' ? 'grad_score' : 'rep_score', k: p.options.k, bottom_k: p.options.bottomK },
+    anchor_sets: p.specs.map((s, i) => ({ ...s, anchors: p.anchorCounts[i] ?? 0, columns: [`rep_${s.name}`, `grad_${s.name}`] })),
+    options: { ...options, projection: p.featureInfo.projection },
+    inputs: p.inputs,
+    counts: { records, scored, errors: p.errors, top_k: p.topCount },
+    outputs: p.outputs,
+    timings_ms: Object.fromEntries(Object.entries(p.timings).map(([k, v]) => [k.replace(/Ms$/, ''), Math.round(v)])),
+    throughput: { examples_per_s: p.timings.corpusMs > 0 ? round((scored * 1000) / p.timings.corpusMs) : null },
+    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', memory_gib: round(totalmem() / 2 ** 30), node: process.version },
+  };
+}
+
+export function writeSummary(path: string, summary: AuditSummary): Promise<void> {
+  return writeJsonAtomic(path, summary);
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

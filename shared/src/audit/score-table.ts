@@ -1,0 +1,100 @@
+import type { Example } from '../corpus/example.ts';
+import type { ColumnSpec, Row } from '../output/parquet-table-writer.ts';
+import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
+import type { GradientScore } from '../scoring/gradient-score.ts';
+import type { RepresentationScore } from '../scoring/representation-score.ts';
+
+/** Everything known about one scored example. */
+export interface ScoredExample {
+  example: Example;
+  tokens: number;
+  truncated: boolean;
+  loss: number;
+  rep: RepresentationScore;
+  grad: GradientScore;
+}
+
+/** Columns of scores.parquet: fixed ones, then `rep_<set>` and `grad_<set>` per anchor set. */
+export function scoreColumns(sets: readonly AnchorSetSpec[]): ColumnSpec[] {
+  return [
+    { name: 'id', type: 'utf8', description: 'stable hash of the record content' },
+    { name: 'source', type: 'utf8', description: 'input file' },
+    { name: 'row', type: 'int64', description: '0-based record index in its file' },
+    { name: 'tokens', type: 'int32', description: 'tokens after truncation' },
+    { name: 'truncated', type: 'bool', description: 'cut at --max-tokens' },
+    { name: 'loss', type: 'float64', description: 'mean response cross-entropy' },
+    { name: 'rep_harmful', type: 'float64', description: 'mean top-n cosine to the pooled harmful anchors' },
+    { name: 'rep_safe', type: 'float64', nullable: true, description: 'mean top-n cosine to the pooled safe anchors' },
+    { name: 'rep_score', type: 'float64', description: 'rep_harmful - rep_safe (bi-directional)' },
+    { name: 'grad_harmful', type: 'float64', description: 'Σ over harmful sets of weight × dot(ĝ, target)' },
+    { name: 'grad_score', type: 'float64', description: 'Σ over all sets of weight × dot(ĝ, target) (bi-directional)' },
+    ...sets.map((s): ColumnSpec => ({ name: `rep_${s.name}`, type: 'float64', description: `mean top-n cosine to set ${s.name} (${s.source})` })),
+    ...sets.map((s): ColumnSpec => ({ name: `grad_${s.name}`, type: 'float64', description: `dot(ĝ, target of ${s.name}) (${s.source}), unweighted` })),
+  ];
+}
+
+export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[]): Row {
+  const { example, rep, grad } = scored;
+  const row: Row = {
+    id: example.id,
+    source: example.source,
+    row: example.row,
+    tokens: scored.tokens,
+    truncated: scored.truncated,
+    loss: scored.loss,
+    rep_harmful: rep.harmful,
+    rep_safe: rep.safe,
+    rep_score: rep.score,
+    grad_harmful: grad.harmful,
+    grad_score: grad.score,
+  };
+  sets.forEach((s, i) => {
+    row[`rep_${s.name}`] = rep.perSet[i]!;
+    row[`grad_${s.name}`] = grad.perSet[i]!;
+  });
+  return row;
+}
+
+/** A top-k (or bottom-k) entry: the ranked score plus previews to read it by. */
+export interface RankedEntry {
+  score: number;
+  id: string;
+  source: string;
+  row: number;
+  repScore: number;
+  gradScore: number;
+  promptPreview: string;
+  responsePreview: string;
+}
+
+export const RANKED_COLUMNS: ColumnSpec[] = [
+  { name: 'rank', type: 'int32', description: '1 = most similar to the harmful anchors (top-k) or least (bottom-k)' },
+  { name: 'id', type: 'utf8' },
+  { name: 'source', type: 'utf8' },
+  { name: 'row', type: 'int64' },
+  { name: 'score', type: 'float64', description: 'the ranking score (--method)' },
+  { name: 'rep_score', type: 'float64' },
+  { name: 'grad_score', type: 'float64' },
+  { name: 'prompt_preview', type: 'utf8' },
+  { name: 'response_preview', type: 'utf8' },
+];
+
+export function rankedRows(entries: readonly RankedEntry[]): Row[] {
+  return entries.map((e, i) => ({
+    rank: i + 1,
+    id: e.id,
+    source: e.source,
+    row: e.row,
+    score: e.score,
+    rep_score: e.repScore,
+    grad_score: e.gradScore,
+    prompt_preview: e.promptPreview,
+    response_preview: e.responsePreview,
+  }));
+}
+
+const PREVIEW_CHARS = 240;
+
+export function preview(text: string): string {
+  return text.length <= PREVIEW_CHARS ? text : `${text.slice(0, PREVIEW_CHARS - 1)}…`;
+}

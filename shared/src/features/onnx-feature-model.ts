@@ -1,0 +1,103 @@
+import * as ort from 'onnxruntime-node';
+import type { Checkpoint } from '../model/checkpoint.ts';
+import { buildFeatureGraph, FEATURE_IO, GRAPH_BUILDER_VERSION, gradientDimension } from '../graph/feature-graph.ts';
+import { cachedGraph } from '../graph/graph-cache.ts';
+import { describeProjection, type ProjectionSpec } from '../graph/projection.ts';
+import type { TokenizedExample } from '../prompt/tokenized.ts';
+import type { ExampleFeatures, FeatureModel, FeatureModelInfo } from './feature-model.ts';
+import { padBatch } from './padded-batch.ts';
+
+export interface OnnxFeatureModelOptions {
+  projection: ProjectionSpec;
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads?: number;
+  /** onnxruntime graph optimisation level (default 'all'). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Also compute full logits (parity tests). */
+  emitLogits?: boolean;
+}
+
+export interface RawFeatureOutputs {
+  features: ExampleFeatures[];
+  /** Per example [seq_i, V] logits, only with emitLogits. */
+  logits?: Float32Array[];
+}
+
+/** The LM-head probe: gradients w.r.t. the output projection (classifier use only for tied models). */
+export const LM_HEAD_PROBE = 'lm_head';
+
+/** Feature model backed by our ONNX feature graph on onnxruntime-node (CPU). */
+export class OnnxFeatureModel implements FeatureModel {
+  private constructor(
+    readonly info: FeatureModelInfo & { graphPath: string; graphBuilt: boolean },
+    private readonly session: ort.InferenceSession,
+    private readonly emitLogits: boolean,
+    private readonly vocabSize: number,
+  ) {}
+
+  static async open(checkpoint: Checkpoint, options: OnnxFeatureModelOptions): Promise<OnnxFeatureModel> {
+    const emitLogits = options.emitLogits ?? false;
+    const key = {
+      kind: 'features',
+      builder: GRAPH_BUILDER_VERSION,
+      model: checkpoint.fingerprint,
+      probe: LM_HEAD_PROBE,
+      projection: options.projection,
+      emitLogits,
+    };
+    const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, { projection: options.projection, emitLogits }, dataPath));
+    const session = await ort.InferenceSession.create(graph.modelPath, {
+      graphOptimizationLevel: options.optimization ?? 'all',
+      ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    });
+    const info = {
+      fingerprint: checkpoint.fingerprint,
+      probe: LM_HEAD_PROBE,
+      projection: describeProjection(options.projection),
+      representationDim: checkpoint.config.hiddenSize,
+      gradientDim: gradientDimension(checkpoint, options.projection),
+      graphPath: graph.modelPath,
+      graphBuilt: graph.built,
+    };
+    return new OnnxFeatureModel(info, session, emitLogits, checkpoint.config.vocabSize);
+  }
+
+  async featurize(batch: readonly TokenizedExample[]): Promise<ExampleFeatures[]> {
+    return (await this.run(batch)).features;
+  }
+
+  async run(batch: readonly TokenizedExample[]): Promise<RawFeatureOutputs> {
+    if (batch.length === 0) return { features: [] };
+    const padded = padBatch(batch);
+    const dims = [padded.batch, padded.seq];
+    const results = await this.session.run({
+      [FEATURE_IO.inputIds]: new ort.Tensor('int64', padded.inputIds, dims),
+      [FEATURE_IO.attentionMask]: new ort.Tensor('int64', padded.attentionMask, dims),
+      [FEATURE_IO.lossWeights]: new ort.Tensor('float32', padded.lossWeights, dims),
+    });
+    const reps = floatData(results, FEATURE_IO.representation);
+    const losses = floatData(results, FEATURE_IO.loss);
+    const grads = floatData(results, FEATURE_IO.gradient);
+    const { representationDim: D, gradientDim: G } = this.info;
+    const features = batch.map((_, b) => ({
+      representation: reps.slice(b * D, (b + 1) * D),
+      loss: losses[b]!,
+      gradient: grads.slice(b * G, (b + 1) * G),
+    }));
+    if (!this.emitLogits) return { features };
+    const all = floatData(results, FEATURE_IO.logits);
+    const V = this.vocabSize;
+    const logits = batch.map((example, b) => all.slice(b * padded.seq * V, (b * padded.seq + example.ids.length) * V));
+    return { features, logits };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function floatData(results: ort.InferenceSession.ReturnType, name: string): Float32Array {
+  const tensor = results[name];
+  if (!tensor || !(tensor.data instanceof Float32Array)) throw new Error(`feature graph returned no float output '${name}'`);
+  return tensor.data;
+}

@@ -1,0 +1,42 @@
+import { ConfigError } from '../errors.ts';
+
+/** How per-example gradients are reduced: exact, or a seeded Kronecker (LoGra-style) projection. */
+export type ProjectionSpec = { kind: 'none' } | { kind: 'kron'; outDim: number; inDim: number; seed: number };
+
+export const DEFAULT_PROJECTION_SEED = 0x5afe;
+
+/** Parses `none` or `kron:OUTxIN` (e.g. `kron:64x128`). */
+export function parseProjection(text: string, seed = DEFAULT_PROJECTION_SEED): ProjectionSpec {
+  if (text === 'none') return { kind: 'none' };
+  const match = /^kron:(\d+)x(\d+)$/.exec(text);
+  if (!match) throw new ConfigError(`--proj: expected 'none' or 'kron:OUTxIN' (e.g. kron:64x128), got '${text}'`);
+  const outDim = Number(match[1]);
+  const inDim = Number(match[2]);
+  if (outDim < 1 || inDim < 1) throw new ConfigError(`--proj: dimensions must be positive, got '${text}'`);
+  return { kind: 'kron', outDim, inDim, seed };
+}
+
+export function describeProjection(spec: ProjectionSpec): string {
+  return spec.kind === 'none' ? 'none' : `kron:${spec.outDim}x${spec.inDim}`;
+}
+
+/**
+ * A seeded Rademacher matrix [rows, cols] with entries ±1/sqrt(rows), so E[PᵀP] = I and the
+ * Kronecker product of two such matrices preserves squared norms in expectation (Johnson–Lindenstrauss).
+ * `stream` separates the matrices drawn from one seed.
+ */
+export function rademacherMatrix(rows: number, cols: number, seed: number, stream: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const scale = 1 / Math.sqrt(rows);
+  let state = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
+  for (let i = 0; i < out.length; i += 32) {
+    // splitmix32-style step: 32 random signs per draw.
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    z = (z ^ (z >>> 16)) >>> 0;
+    for (let b = 0; b < 32 && i + b < out.length; b++) out[i + b] = (z >>> b) & 1 ? scale : -scale;
+  }
+  return out;
+}

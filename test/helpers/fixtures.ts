@@ -1,0 +1,37 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The read-only fixtures provided beside the checkout (never copied into the repo). */
+export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+export const STORIES260K = join(FIXTURES, 'models/stories260k');
+export const DATA = join(FIXTURES, 'data');
+export const ANCHORS = {
+  harmful: join(DATA, 'anchors/pure-bad-illegal-activities-selected10.jsonl'),
+  safe1: join(DATA, 'anchors/pure-bad-illegal-acticities-selected-10-anchor1.jsonl'),
+  safe2: join(DATA, 'anchors/pure-bad-illegal-activities-selected-10-anchor2.jsonl'),
+};
+export const GSM8K_TRAIN = join(DATA, 'gsm8k/gsm8k_train.jsonl');
+
+/** First n JSON lines of a file, parsed. */
+export function readJsonLines(path: string, n: number): unknown[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).slice(0, n).map((l) => JSON.parse(l) as unknown);
+}
+
+/** A fresh temp folder; the test's caches (graphs, tiny model, fingerprints) go here too. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `safesift-${prefix}-`));
+}
+
+/** Max-norm relative error ||a - b||∞ / ||b||∞: robust where entries of b are near zero. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
