@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-
-/** Root of safesift's on-disk caches: $SAFESIFT_CACHE_DIR or ~/.cache/safesift. */
-export function cacheRoot(): string {
-  return process.env.SAFESIFT_CACHE_DIR ?? join(homedir(), '.cache', 'safesift');
-}
+import { defaultCacheDir } from '../model/cache-dir.ts';
 
 export interface CachedGraph {
   /** Path to the .onnx file; its external weights sit next to it. */
@@ -24,7 +19,7 @@ export interface CachedGraph {
 export async function cachedGraph(
   key: Record<string, unknown>,
   build: (dataPath: string) => Promise<Uint8Array>,
-  root = join(cacheRoot(), 'graphs'),
+  root = join(defaultCacheDir(), 'graphs'),
 ): Promise<CachedGraph> {
   const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 32);
   const folder = join(root, digest);

@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import { Tokenizer } from 'tokenizers';
+import type { ExampleContent } from '../corpus/example.ts';
+import { ModelError, SafesiftError } from '../errors.ts';
+import { ChatTemplate } from './chat-template.ts';
+import { buildTokenizedExample, checkEncodeOptions, type EncodeOptions } from './loss-mask.ts';
+import { readTokenizerFiles } from './model-tokenizer-files.ts';
+import { paperExample, renderPaperLlama2 } from './paper-llama2.ts';
+import { NoLabelsError, PromptShapeError } from './prompt-errors.ts';
+import type { TokenizedExample } from './tokenized.ts';
+
+export type PromptFormat = 'paper-llama2' | 'chat-template';
+export type { EncodeOptions } from './loss-mask.ts';
+
+/** Errors that concern one record only; encodeMany returns them in place of that record's result. */
+export type PromptRecordError = NoLabelsError | PromptShapeError;
+
+/** The two texts of an example: the prompt (masked out) and the full example text. */
+export interface RenderedTexts {
+  prompt: string;
+  full: string;
+}
+
+/** Ids before truncation: the prompt's, and the full example's with EOS appended. */
+export interface TokenizedParts {
+  promptIds: number[];
+  fullIds: number[];
+}
+
+/** Renders records in one prompt format and turns them into ids and loss weights with the model's tokenizer. */
+export class PromptTokenizer {
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    readonly format: PromptFormat,
+    /** BOS id (config.json, else the tokenizer's bos_token); always set for paper-llama2. */
+    readonly bosId: number | undefined,
+    readonly eosId: number,
+    /** Tokenizer vocabulary size including added tokens (the model's embedding may be larger). */
+    readonly vocabSize: number,
+    private readonly template: ChatTemplate | undefined,
+  ) {}
+
+  static async load(modelDir: string, options: { format: PromptFormat }): Promise<PromptTokenizer> {
+    const files = await readTokenizerFiles(modelDir);
+    if (!existsSync(files.tokenizerPath)) {
+      throw new ModelError(`${modelDir} has no tokenizer.json (only Hugging Face fast tokenizers are supported)`);
+    }
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = Tokenizer.fromFile(files.tokenizerPath);
+    } catch (cause) {
+      throw new ModelError(`cannot load ${files.tokenizerPath}: ${(cause as Error).message}`, { cause });
+    }
+    const idOf = (token: string | undefined): number | undefined =>
+      token === undefined ? undefined : (tokenizer.tokenToId(token) ?? undefined);
+    const bosId = files.bosTokenId ?? idOf(files.bosToken);
+    const eosId = files.eosTokenId ?? idOf(files.eosToken);
+    if (eosId === undefined) throw new ModelError(`${modelDir}: no eos_token_id in config.json and no eos_token`);
+    if (bosId === undefined && options.format === 'paper-llama2') {
+      throw new ModelError(`${modelDir}: paper-llama2 needs a BOS token, but config.json and tokenizer_config.json name none`);
+    }
+    const tokenText = (id: number | undefined, text: string | undefined): string =>
+      text ?? (id === undefined ? null : tokenizer.idToToken(id)) ?? '';
+    const template =
+      options.format === 'chat-template'
+        ? new ChatTemplate(
+            files.chatTemplate,
+            { bos_token: tokenText(bosId, files.bosToken), eos_token: tokenText(eosId, files.eosToken) },
+            modelDir,
+          )
+        : undefined;
+    return new PromptTokenizer(tokenizer, options.format, bosId, eosId, tokenizer.getVocabSize(true), template);
+  }
+
+  /** The prompt and full example text in this tokenizer's format (throws PromptShapeError). */
+  render(content: ExampleContent): RenderedTexts {
+    if (this.template !== undefined) return this.template.render(content);
+    const rendered = renderPaperLlama2(content);
+    return { prompt: rendered.prompt, full: paperExample(rendered) };
+  }
+
+  /** Prompt and full ids of each record, untruncated, or the record's error. */
+  async tokenizeParts(contents: readonly ExampleContent[]): Promise<Array<TokenizedParts | PromptShapeError>> {
+    const rendered = contents.map((c) => {
+      try {
+        return this.render(c);
+      } catch (error) {
+        if (error instanceof PromptShapeError) return error;
+        throw error;
+      }
+    });
+    const texts = rendered.flatMap((r) => (r instanceof PromptShapeError ? [] : [r.prompt, r.full]));
+    // paper-llama2 relies on the tokenizer's post-processor for BOS; a chat template writes its own.
+    const addSpecialTokens = this.template === undefined;
+    const encodings = texts.length === 0 ? [] : await this.tokenizer.encodeBatch(texts, { addSpecialTokens });
+    let next = 0;
+    return rendered.map((r) => {
+      if (r instanceof PromptShapeError) return r;
+      const promptIds = this.withBos(encodings[next++]!.getIds());
+      const fullIds = this.withBos(encodings[next++]!.getIds());
+      if (this.template === undefined || fullIds.at(-1) !== this.eosId) fullIds.push(this.eosId);
+      return { promptIds, fullIds };
+    });
+  }
+
+  /** One record as ids and loss weights; throws NoLabelsError or PromptShapeError for a bad record. */
+  async encode(content: ExampleContent, opts: EncodeOptions): Promise<TokenizedExample> {
+    const [result] = await this.encodeMany([content], opts);
+    if (result instanceof SafesiftError) throw result;
+    return result!;
+  }
+
+  /** Many records in one batched tokenizer call; a record that cannot be encoded gets its error in its slot. */
+  async encodeMany(
+    contents: readonly ExampleContent[],
+    opts: EncodeOptions,
+  ): Promise<Array<TokenizedExample | PromptRecordError>> {
+    checkEncodeOptions(opts);
+    const parts = await this.tokenizeParts(contents);
+    return parts.map((p) => {
+      if (p instanceof PromptShapeError) return p;
+      try {
+        return buildTokenizedExample(p.fullIds, p.promptIds.length, opts);
+      } catch (error) {
+        if (error instanceof NoLabelsError) return error;
+        throw error;
+      }
+    });
+  }
+
+  /** Text of ids with special tokens shown, for logs and reports. */
+  decodePreview(ids: ArrayLike<number>): Promise<string> {
+    return this.tokenizer.decode(Array.from(ids), false);
+  }
+
+  private withBos(ids: number[]): number[] {
+    // A tokenizer.json whose post-processor adds no BOS still gets the paper's leading BOS.
+    if (this.template === undefined && this.bosId !== undefined && ids[0] !== this.bosId) ids.unshift(this.bosId);
+    return ids;
+  }
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ANCHORS, GSM8K_TRAIN, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { duckRows, runCli } from '../helpers/run-cli.ts';
+import { writeBadCorpus } from '../helpers/bad-corpus.ts';
+
+// One cache for every CLI run in this file: graphs and the tiny model are built once.
+const env = { SAFESIFT_CACHE_DIR: tempDir('e2e-cache') };
+
+const PAPER_ANCHOR_FLAGS = ['--harmful', ANCHORS.harmful, '--safe', ANCHORS.safe1, '--safe', ANCHORS.safe2];
+
+test('the issue command: 300 GSM8K records on stories260k give 300 scores and a consistent top-100', async () => {
+  const out = tempDir('gsm8k-out');
+  const result = await runCli(
+    ['audit', '--model', STORIES260K, '--data', GSM8K_TRAIN, '--limit', '300', ...PAPER_ANCHOR_FLAGS, '--format', 'paper-llama2', '--proj', 'none', '--k', '100', '--out', out, '--json'],
+    env,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout) as { counts: { scored: number; errors: number }; features: { probe: string }; model: { synthetic: boolean } };
+  assert.equal(summary.counts.scored, 300);
+  assert.equal(summary.counts.errors, 0);
+  assert.equal(summary.features.probe, 'lm_head');
+  assert.equal(summary.model.synthetic, false);
+
+  const scores = join(out, 'scores.parquet');
+  const [stats] = await duckRows(`select count(*)::int n, count(distinct "row")::int distinct_rows, min("row")::int lo, max("row")::int hi, count(grad_score)::int graded from read_parquet('${scores}')`);
+  assert.deepEqual(stats, { n: 300, distinct_rows: 300, lo: 0, hi: 299, graded: 300 });
+
+  // The top-k file is exactly the 100 best grad_score rows, best first, ties by id.
+  const expected = await duckRows(`select id, "row"::int "row" from read_parquet('${scores}') order by grad_score desc, id asc limit 100`);
+  const top = await duckRows(`select rank::int rank, id, "row"::int "row" from read_parquet('${join(out, 'topk.parquet')}') order by rank`);
+  assert.deepEqual(top.map((r) => r.rank), Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.deepEqual(top.map((r) => ({ id: r.id, row: r.row })), expected);
+  assert.equal(readFileSync(join(out, 'errors.jsonl'), 'utf8'), '');
+});
+
+test('bad records are reported with file, row and reason; every good record is scored', async () => {
+  const dir = tempDir('bad-input');
+  const corpus = await writeBadCorpus(dir);
+  const out = join(dir, 'out');
+  const result = await runCli(['audit', '--data', corpus.path, '--out', out, '--json'], env);
+  assert.equal(result.code, 0, result.stderr);
+
+  const errors = readFileSync(join(out, 'errors.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; row: number; reason: string });
+  assert.deepEqual(errors.map((e) => e.row), corpus.badRows.map((b) => b.row));
+  for (const [i, bad] of corpus.badRows.entries()) {
+    assert.equal(errors[i]!.source, corpus.path);
+    assert.ok(errors[i]!.reason.includes(bad.reasonIncludes), `row ${bad.row}: '${errors[i]!.reason}' lacks '${bad.reasonIncludes}'`);
+  }
+  const scored = await duckRows(`select "row"::int "row" from read_parquet('${join(out, 'scores.parquet')}') order by "row"`);
+  assert.deepEqual(scored.map((r) => r.row), corpus.goodRows);
+});
+
+test('the demo runs with no inputs and says its model carries no meaning', async () => {
+  const out = tempDir('demo-out');
+  const result = await runCli(['audit', '--out', out, '--json'], env);
+  assert.equal(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout) as { demo: boolean; model: { synthetic: boolean; warning?: string }; counts: { scored: number } };
+  assert.equal(summary.demo, true);
+  assert.equal(summary.model.synthetic, true);
+  assert.match(summary.model.warning ?? '', /no meaning/);
+  assert.ok(summary.counts.scored > 0);
+  const [top] = await duckRows(`select count(*)::int n from read_parquet('${join(out, 'topk.parquet')}')`);
+  assert.equal(top!.n, Math.min(100, summary.counts.scored));
+});
+
+test('bad options exit with code 2 and name the option; a missing model exits with code 3', async () => {
+  const badProj = await runCli(['audit', '--proj', 'kron:big', '--out', tempDir('bad-proj')], env);
+  assert.equal(badProj.code, 2);
+  assert.match(badProj.stderr, /--proj/);
+  const badWeights = await runCli(['audit', '--weights', '1,-1', '--out', tempDir('bad-weights')], env);
+  assert.equal(badWeights.code, 2);
+  assert.match(badWeights.stderr, /--weights/);
+  const missingModel = await runCli(['audit', '--model', join(tempDir('no-model'), 'absent'), '--out', tempDir('missing-model')], env);
+  assert.equal(missingModel.code, 3);
+  assert.match(missingModel.stderr, /checkpoint folder not found/);
+});

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ExampleContent } from '../../../shared/src/corpus/example.ts';
+
+/** Read-only fixtures beside the repository (/work/shared/fixtures). */
+export const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+export const STORIES260K = `${FIXTURES}models/stories260k`;
+export const DATA = `${FIXTURES}data/`;
+
+export function jsonLines(relPath: string): unknown[] {
+  return readFileSync(DATA + relPath, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as unknown);
+}
+
+export function gsm8k(rows: number[]): ExampleContent[] {
+  const all = jsonLines('gsm8k/gsm8k_train.jsonl') as Array<{ question: string; answer: string }>;
+  return rows.map((i) => ({ shape: 'gsm8k', question: all[i]!.question, answer: all[i]!.answer }));
+}
+
+export function alpaca(): Array<{ instruction: string; input: string; output: string }> {
+  return JSON.parse(readFileSync(DATA + 'alpaca/alpaca_data_safety_only.json', 'utf8')) as Array<{
+    instruction: string;
+    input: string;
+    output: string;
+  }>;
+}
+
+export function dolly(): Array<{ instruction: string; context: string; response: string }> {
+  return jsonLines('dolly/databricks-dolly-15k-safety-only.jsonl') as Array<{
+    instruction: string;
+    context: string;
+    response: string;
+  }>;
+}
+
+export function anchors(file: string): ExampleContent[] {
+  return (jsonLines(`anchors/${file}`) as Array<{ messages: Array<{ role: 'user' | 'assistant'; content: string }> }>).map(
+    (r) => ({ shape: 'chat', messages: r.messages }),
+  );
+}
