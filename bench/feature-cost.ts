@@ -16,16 +16,30 @@ export interface FeatureCostRow {
 }
 
 const BATCH_SIZES = [1, 8, 32];
-const EXAMPLES = 32;
-const REPEATS = 3;
+
+export interface FeatureCostSetup {
+  label: string;
+  modelDir: string;
+  corpusPath: string;
+  projections: ProjectionSpec[];
+  maxTokens: number;
+  /** Examples timed per run (at least the largest batch size). */
+  examples: number;
+  /** Alternating runs per graph; the best is kept. */
+  repeats: number;
+}
 
 /** Examples/s of the feature graph vs the plain forward, measured alternately in one process. */
-export async function measureFeatureCost(label: string, modelDir: string, corpusPath: string, projections: ProjectionSpec[], maxTokens: number): Promise<FeatureCostRow[]> {
+export async function measureFeatureCost({ label, modelDir, corpusPath, projections, maxTokens, examples: count, repeats }: FeatureCostSetup): Promise<FeatureCostRow[]> {
   const checkpoint = await openCheckpoint(modelDir);
   const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
-  const records = readFileSync(corpusPath, 'utf8').split('\n').filter(Boolean).slice(0, EXAMPLES);
-  const examples: TokenizedExample[] = [];
-  for (const line of records) examples.push(await tokenizer.encode({ shape: 'gsm8k', ...(JSON.parse(line) as { question: string; answer: string }) }, { maxTokens }));
+  const records = readFileSync(corpusPath, 'utf8').split('\n').filter(Boolean).slice(0, count * 4);
+  const encoded = await tokenizer.encodeMany(
+    records.map((line) => ({ shape: 'gsm8k' as const, ...(JSON.parse(line) as { question: string; answer: string }) })),
+    { maxTokens },
+  );
+  // Records whose prompt alone fills maxTokens have no response left: skip them.
+  const examples = encoded.filter((e): e is TokenizedExample => !(e instanceof Error)).slice(0, count);
 
   const forward = await openForwardSession(checkpoint);
   const rows: FeatureCostRow[] = [];
@@ -41,7 +55,7 @@ export async function measureFeatureCost(label: string, modelDir: string, corpus
       await features.featurize(examples.slice(0, batchSize));
       let forwardBest = Infinity;
       let featuresBest = Infinity;
-      for (let r = 0; r < REPEATS; r++) {
+      for (let r = 0; r < repeats; r++) {
         forwardBest = Math.min(forwardBest, await timeAll((b) => forward.run(b)));
         featuresBest = Math.min(featuresBest, await timeAll((b) => features.featurize(b)));
       }

@@ -1,5 +1,5 @@
 // `npm run bench`: measures what the issues set targets for and rewrites BENCHMARKS.md.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,16 @@ const stories = join(fixtures, 'models', 'stories260k');
 const gsm8k = join(fixtures, 'data', 'gsm8k', 'gsm8k_train.jsonl');
 const demoCorpus = join(root, 'demo', 'corpus.jsonl');
 
+/**
+ * The ~50M random Llama, with stories260k's tokenizer (its 512 ids fit the 32000-id vocabulary):
+ * realistic token counts for GSM8K, where our character-level tiny tokenizer would triple them.
+ */
 async function benchModel50m(): Promise<string> {
-  const dir = join(defaultCacheDir(), 'models', 'bench-50m-v1');
-  if (!existsSync(join(dir, 'model.safetensors'))) await writeRandomLlamaCheckpoint(dir, BENCH_50M_SPEC);
+  const dir = join(defaultCacheDir(), 'models', 'bench-50m-v2');
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    await writeRandomLlamaCheckpoint(dir, BENCH_50M_SPEC);
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(stories, file), join(dir, file));
+  }
   return dir;
 }
 
@@ -37,8 +44,16 @@ function memoryTable(rows: AuditMemoryRow[]): string {
 const started = new Date();
 console.error('feature graph vs plain forward…');
 const featureRows = [
-  ...(await measureFeatureCost('stories260k', stories, gsm8k, [{ kind: 'none' }], 512)),
-  ...(await measureFeatureCost('random Llama 58M (vocab 32000)', await benchModel50m(), gsm8k, [{ kind: 'kron', outDim: 64, inDim: 128, seed: 1 }, { kind: 'none' }], 128)),
+  ...(await measureFeatureCost({ label: 'stories260k', modelDir: stories, corpusPath: gsm8k, projections: [{ kind: 'none' }], maxTokens: 512, examples: 32, repeats: 3 })),
+  ...(await measureFeatureCost({
+    label: 'random Llama 58M (vocab 32000)',
+    modelDir: await benchModel50m(),
+    corpusPath: gsm8k,
+    projections: [{ kind: 'kron', outDim: 64, inDim: 128, seed: 1 }, { kind: 'none' }],
+    maxTokens: 256,
+    examples: 32,
+    repeats: 2,
+  })),
 ];
 console.error('audit peak memory…');
 const memoryRows = await measureAuditMemory(demoCorpus, [10, 100], mkdtempSync(join(tmpdir(), 'safesift-bench-')), {});
@@ -54,7 +69,7 @@ Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${fmt(tot
 
 ## Feature graph vs plain forward (issue: local audit)
 
-32 GSM8K examples in paper-llama2 format (stories260k: up to 512 tokens; the 58M model, which uses our tiny tokenizer, up to 128 tokens), fed in batches of 1, 8 and 32; best of ${3} alternating runs each. The feature graph computes the representation, the mean response loss and the per-example LM-head gradient; the forward computes logits only. Target: features cost at most 1.25× a plain forward.
+32 GSM8K examples in paper-llama2 format (stories260k: up to 512 tokens, best of 3 alternating runs; the 58M model, with stories260k's tokenizer, up to 256 tokens, best of 2), fed in batches of 1, 8 and 32. The feature graph computes the representation, the mean response loss and the per-example LM-head gradient; the forward computes logits only. Target: features cost at most 1.25× a plain forward.
 
 ${featureTable(featureRows)}
 

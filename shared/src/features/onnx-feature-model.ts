@@ -2,12 +2,15 @@ import * as ort from 'onnxruntime-node';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { buildFeatureGraph, FEATURE_IO, GRAPH_BUILDER_VERSION, gradientDimension } from '../graph/feature-graph.ts';
 import { cachedGraph } from '../graph/graph-cache.ts';
+import type { Probe } from '../graph/probes.ts';
 import { describeProjection, type ProjectionSpec } from '../graph/projection.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { ExampleFeatures, FeatureModel, FeatureModelInfo } from './feature-model.ts';
 import { padBatch } from './padded-batch.ts';
 
 export interface OnnxFeatureModelOptions {
+  /** Parameters whose per-example gradients are the features (default lm_head). */
+  probe?: Probe;
   projection: ProjectionSpec;
   /** onnxruntime intra-op threads (default: all cores). */
   threads?: number;
@@ -23,9 +26,6 @@ export interface RawFeatureOutputs {
   logits?: Float32Array[];
 }
 
-/** The LM-head probe: gradients w.r.t. the output projection (classifier use only for tied models). */
-export const LM_HEAD_PROBE = 'lm_head';
-
 /** Feature model backed by our ONNX feature graph on onnxruntime-node (CPU). */
 export class OnnxFeatureModel implements FeatureModel {
   private constructor(
@@ -36,30 +36,23 @@ export class OnnxFeatureModel implements FeatureModel {
   ) {}
 
   static async open(checkpoint: Checkpoint, options: OnnxFeatureModelOptions): Promise<OnnxFeatureModel> {
-    const emitLogits = options.emitLogits ?? false;
-    const key = {
-      kind: 'features',
-      builder: GRAPH_BUILDER_VERSION,
-      model: checkpoint.fingerprint,
-      probe: LM_HEAD_PROBE,
-      projection: options.projection,
-      emitLogits,
-    };
-    const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, { projection: options.projection, emitLogits }, dataPath));
+    const graphOptions = { probe: options.probe ?? 'lm_head', projection: options.projection, emitLogits: options.emitLogits ?? false };
+    const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...graphOptions };
+    const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, graphOptions, dataPath));
     const session = await ort.InferenceSession.create(graph.modelPath, {
       graphOptimizationLevel: options.optimization ?? 'all',
       ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     });
     const info = {
       fingerprint: checkpoint.fingerprint,
-      probe: LM_HEAD_PROBE,
+      probe: graphOptions.probe,
       projection: describeProjection(options.projection),
       representationDim: checkpoint.config.hiddenSize,
-      gradientDim: gradientDimension(checkpoint, options.projection),
+      gradientDim: gradientDimension(checkpoint, graphOptions),
       graphPath: graph.modelPath,
       graphBuilt: graph.built,
     };
-    return new OnnxFeatureModel(info, session, emitLogits, checkpoint.config.vocabSize);
+    return new OnnxFeatureModel(info, session, graphOptions.emitLogits, checkpoint.config.vocabSize);
   }
 
   async featurize(batch: readonly TokenizedExample[]): Promise<ExampleFeatures[]> {

@@ -1,5 +1,6 @@
 import type { LlamaConfig } from '../model/llama-config.ts';
-import { OnnxGraph } from './onnx-graph.ts';
+import type { DiffGraph, Value } from './autodiff/diff-graph.ts';
+import { BATCH } from './autodiff/shapes.ts';
 import { ropeInverseFrequencies } from './rope.ts';
 
 /** What the forward needs from a checkpoint: weights by Hugging Face name, as stored ([out, in]). */
@@ -9,75 +10,84 @@ export interface WeightSource {
   readTensor(name: string): Promise<Float32Array>;
 }
 
-/** Values the forward leaves in the graph for the feature heads. */
+export const SEQ = 'seq';
+
+/** Values the forward leaves for the feature heads. */
 export interface ForwardValues {
   /** Final-norm hidden states, [B, T, D]. */
-  finalHidden: string;
-  /** LM-head weight transposed, [D, V] (for tied models: the embedding, classifier use only). */
-  lmHeadT: string;
-  /** Sequence length as a 1-element int64 tensor. */
-  seqLen: string;
+  finalHidden: Value;
+  /** The LM-head weight initializer [V, D] (the embedding table when tied). */
+  headWeight: string;
 }
 
 /**
- * Emits the Hugging Face Llama forward (RMSNorm, rotate-half RoPE, grouped-query attention,
- * SwiGLU, optional q/k/v biases) over right-padded inputs `input_ids` and `attention_mask`.
+ * Emits the Hugging Face Llama forward (RMSNorm, rotate-half RoPE, grouped-query attention, SwiGLU,
+ * optional q/k/v/o and MLP biases) over right-padded `input_ids` and `attention_mask`, through the
+ * differentiable builder so any parameter's per-example gradient can be asked for.
  */
-export async function emitLlamaForward(g: OnnxGraph, weights: WeightSource, inputIds: string, attentionMask: string): Promise<ForwardValues> {
+export async function emitLlamaForward(d: DiffGraph, weights: WeightSource, inputIds: Value, attentionMask: string): Promise<ForwardValues> {
   const c = weights.config;
+  const g = d.g;
   const D = c.hiddenSize;
   const hd = c.headDim;
   const nRep = c.numHeads / c.numKvHeads;
+  const stored = new Set(weights.tensorNames());
+  const param = async (name: string, dims: number[]) => g.weight(name, await weights.readTensor(name), dims);
 
-  const shape = g.op('Shape', [inputIds]);
-  const seqLen = g.op('Slice', [shape, g.constInt64([1]), g.constInt64([2])]);
+  const seqLen = g.op('Slice', [g.op('Shape', [inputIds.name]), g.constInt64([1]), g.constInt64([2])]);
+  const embedName = 'model.embed_tokens.weight';
+  const embedTable = await param(embedName, [c.vocabSize, D]);
+  let x = d.embedding(embedName, embedTable, D, inputIds);
 
-  const embed = g.weight('embed_tokens', await weights.readTensor('model.embed_tokens.weight'), [c.vocabSize, D]);
-  let x = g.op('Gather', [embed, inputIds]);
+  const attnBias = d.constant(emitAttentionBias(d, attentionMask, seqLen), [BATCH, 1, 1, SEQ, SEQ]);
+  const rope = emitRopeTables(d, c, seqLen);
+  const scale = d.constant(g.constFloat([1 / Math.sqrt(hd)]), []);
 
-  const attnBias = emitAttentionBias(g, attentionMask, seqLen);
-  const { cos, sin, rotate } = emitRopeTables(g, c, seqLen);
-  const scale = g.constFloat([1 / Math.sqrt(hd)]);
+  const rmsNorm = async (input: Value, name: string) => {
+    const meanSquare = d.reduceMean(d.mul(input, input), [-1]);
+    const inv = d.reciprocal(d.sqrt(d.add(meanSquare, d.constant(g.constFloat([c.rmsNormEps]), []))));
+    return d.scaleByParam(d.mul(input, inv), name, await param(name, [D]));
+  };
+  const linear = async (input: Value, prefix: string, inDim: number, outDim: number) => {
+    let y = d.linear(input, `${prefix}.weight`, await param(`${prefix}.weight`, [outDim, inDim]), outDim, inDim);
+    if (stored.has(`${prefix}.bias`)) y = d.addParam(y, `${prefix}.bias`, await param(`${prefix}.bias`, [outDim]));
+    return y;
+  };
+  const heads = (input: Value, count: number) => d.transpose(d.reshape(input, [BATCH, SEQ, count, hd]), [0, 2, 1, 3]);
+  const applyRope = (input: Value) => d.add(d.mul(input, rope.cos), d.mul(d.matmul(input, rope.rotate), rope.sin));
 
   for (let layer = 0; layer < c.numLayers; layer++) {
     const p = `model.layers.${layer}`;
-    const h = await rmsNorm(g, weights, x, `${p}.input_layernorm.weight`, c.rmsNormEps);
-    const q = await linear(g, weights, h, `${p}.self_attn.q_proj`, D, c.numHeads * hd);
-    const k = await linear(g, weights, h, `${p}.self_attn.k_proj`, D, c.numKvHeads * hd);
-    const v = await linear(g, weights, h, `${p}.self_attn.v_proj`, D, c.numKvHeads * hd);
+    const h = await rmsNorm(x, `${p}.input_layernorm.weight`);
+    const q = applyRope(heads(await linear(h, `${p}.self_attn.q_proj`, D, c.numHeads * hd), c.numHeads));
+    const k = applyRope(heads(await linear(h, `${p}.self_attn.k_proj`, D, c.numKvHeads * hd), c.numKvHeads));
+    const v = heads(await linear(h, `${p}.self_attn.v_proj`, D, c.numKvHeads * hd), c.numKvHeads);
 
-    // [B,T,H*hd] -> [B,H,T,hd], rotate, then group query heads by their KV head: [B,KV,rep,T,hd].
-    const qHeads = applyRope(g, splitHeads(g, q, c.numHeads, hd), cos, sin, rotate);
-    const kHeads = applyRope(g, splitHeads(g, k, c.numKvHeads, hd), cos, sin, rotate);
-    const vHeads = splitHeads(g, v, c.numKvHeads, hd);
-    const qGrouped = g.op('Reshape', [g.op('Mul', [qHeads, scale]), g.constInt64([0, c.numKvHeads, nRep, -1, hd])]);
-    const kGrouped = g.op('Unsqueeze', [kHeads, g.constInt64([2])]);
-    const vGrouped = g.op('Unsqueeze', [vHeads, g.constInt64([2])]);
+    // Query heads grouped by their KV head, [B,KV,rep,T,hd]; K and V broadcast over the group.
+    const qGrouped = d.reshape(d.mul(q, scale), [BATCH, c.numKvHeads, nRep, SEQ, hd]);
+    const kGrouped = d.transpose(d.unsqueeze(k, 2), [0, 1, 2, 4, 3]);
+    const vGrouped = d.unsqueeze(v, 2);
+    const probs = d.softmax(d.add(d.matmul(qGrouped, kGrouped), attnBias));
+    const context = d.reshape(d.matmul(probs, vGrouped), [BATCH, c.numHeads, SEQ, hd]);
+    const merged = d.reshape(d.transpose(context, [0, 2, 1, 3]), [BATCH, SEQ, c.numHeads * hd]);
+    x = d.add(x, await linear(merged, `${p}.self_attn.o_proj`, c.numHeads * hd, D));
 
-    const scores = g.op('Add', [g.op('MatMul', [qGrouped, g.op('Transpose', [kGrouped], { perm: [0, 1, 2, 4, 3] })]), attnBias]);
-    const probs = g.op('Softmax', [scores], { axis: -1 });
-    const context = g.op('MatMul', [probs, vGrouped]);
-    const merged = g.op('Reshape', [
-      g.op('Transpose', [g.op('Reshape', [context, g.constInt64([0, c.numHeads, -1, hd])])], { perm: [0, 2, 1, 3] }),
-      g.constInt64([0, 0, c.numHeads * hd]),
-    ]);
-    x = g.op('Add', [x, await linear(g, weights, merged, `${p}.self_attn.o_proj`, c.numHeads * hd, D)]);
-
-    const h2 = await rmsNorm(g, weights, x, `${p}.post_attention_layernorm.weight`, c.rmsNormEps);
-    const gate = await linear(g, weights, h2, `${p}.mlp.gate_proj`, D, c.intermediateSize);
-    const up = await linear(g, weights, h2, `${p}.mlp.up_proj`, D, c.intermediateSize);
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    x = g.op('Add', [x, await linear(g, weights, act, `${p}.mlp.down_proj`, c.intermediateSize, D)]);
+    const h2 = await rmsNorm(x, `${p}.post_attention_layernorm.weight`);
+    const gate = await linear(h2, `${p}.mlp.gate_proj`, D, c.intermediateSize);
+    const up = await linear(h2, `${p}.mlp.up_proj`, D, c.intermediateSize);
+    const act = d.mul(d.mul(gate, d.sigmoid(gate)), up);
+    x = d.add(x, await linear(act, `${p}.mlp.down_proj`, c.intermediateSize, D));
   }
 
-  const finalHidden = await rmsNorm(g, weights, x, 'model.norm.weight', c.rmsNormEps);
-  // Tied checkpoints serve lm_head.weight from the embedding: the classifier's own copy here.
-  const lmHeadT = g.weight('lm_head_t', transpose(await weights.readTensor('lm_head.weight'), c.vocabSize, D), [D, c.vocabSize]);
-  return { finalHidden, lmHeadT, seqLen };
+  const finalHidden = await rmsNorm(x, 'model.norm.weight');
+  // Tied checkpoints share one table between the lookup and the head: one copy in memory.
+  const headWeight = c.tieWordEmbeddings ? embedTable : await param('lm_head.weight', [c.vocabSize, D]);
+  return { finalHidden, headWeight };
 }
 
 /** Additive attention bias [B,1,1,T,T]: 0 where key j <= query i and j is a real token, else -1e9. */
-function emitAttentionBias(g: OnnxGraph, attentionMask: string, seqLen: string): string {
+function emitAttentionBias(d: DiffGraph, attentionMask: string, seqLen: string): string {
+  const g = d.g;
   const positions = g.op('Range', [g.constInt64([0], []), g.op('Squeeze', [seqLen]), g.constInt64([1], [])]);
   const queries = g.op('Unsqueeze', [positions, g.constInt64([1])]);
   const causal = g.op('LessOrEqual', [positions, queries]); // [T,T]: key <= query
@@ -86,7 +96,8 @@ function emitAttentionBias(g: OnnxGraph, attentionMask: string, seqLen: string):
   return g.op('Where', [allowed, g.constFloat([0]), g.constFloat([-1e9])]);
 }
 
-function emitRopeTables(g: OnnxGraph, c: LlamaConfig, seqLen: string): { cos: string; sin: string; rotate: string } {
+function emitRopeTables(d: DiffGraph, c: LlamaConfig, seqLen: string): { cos: Value; sin: Value; rotate: Value } {
+  const g = d.g;
   const hd = c.headDim;
   const invFreq = ropeInverseFrequencies(c);
   const maxPos = c.maxPositionEmbeddings;
@@ -108,44 +119,8 @@ function emitRopeTables(g: OnnxGraph, c: LlamaConfig, seqLen: string): { cos: st
   }
   const zero = g.constInt64([0]);
   return {
-    cos: g.op('Slice', [g.weight('rope_cos', cos, [maxPos, hd]), zero, seqLen, zero]),
-    sin: g.op('Slice', [g.weight('rope_sin', sin, [maxPos, hd]), zero, seqLen, zero]),
-    rotate: g.weight('rope_rotate_half', rotation, [hd, hd]),
+    cos: d.constant(g.op('Slice', [g.weight('rope_cos', cos, [maxPos, hd]), zero, seqLen, zero]), [SEQ, hd]),
+    sin: d.constant(g.op('Slice', [g.weight('rope_sin', sin, [maxPos, hd]), zero, seqLen, zero]), [SEQ, hd]),
+    rotate: d.constant(g.weight('rope_rotate_half', rotation, [hd, hd]), [hd, hd]),
   };
-}
-
-function applyRope(g: OnnxGraph, x: string, cos: string, sin: string, rotate: string): string {
-  return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotate]), sin])]);
-}
-
-function splitHeads(g: OnnxGraph, x: string, heads: number, hd: number): string {
-  return g.op('Transpose', [g.op('Reshape', [x, g.constInt64([0, 0, heads, hd])])], { perm: [0, 2, 1, 3] });
-}
-
-async function rmsNorm(g: OnnxGraph, weights: WeightSource, x: string, name: string, eps: number): Promise<string> {
-  const w = g.weight(name, await weights.readTensor(name), [weights.config.hiddenSize]);
-  const meanSquare = g.op('ReduceMean', [g.op('Mul', [x, x]), g.constInt64([-1])], { keepdims: 1 });
-  const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [meanSquare, g.constFloat([eps])])])]);
-  return g.op('Mul', [g.op('Mul', [x, inv]), w]);
-}
-
-/** y = x W^T (+ b), with W stored pre-transposed as [in, out] so no Transpose runs at inference. */
-async function linear(g: OnnxGraph, weights: WeightSource, x: string, prefix: string, inDim: number, outDim: number): Promise<string> {
-  const wT = g.weight(`${prefix}.weight_t`, transpose(await weights.readTensor(`${prefix}.weight`), outDim, inDim), [inDim, outDim]);
-  let y = g.op('MatMul', [x, wT]);
-  if (weights.tensorNames().includes(`${prefix}.bias`)) {
-    y = g.op('Add', [y, g.weight(`${prefix}.bias`, await weights.readTensor(`${prefix}.bias`), [outDim])]);
-  }
-  return y;
-}
-
-/** Row-major [rows, cols] -> [cols, rows]. */
-export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  if (data.length !== rows * cols) throw new Error(`transpose: expected ${rows}x${cols}, got ${data.length} values`);
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let col = 0; col < cols; col++) out[col * rows + r] = data[base + col]!;
-  }
-  return out;
 }

@@ -1,0 +1,318 @@
+import { DType, type OnnxGraph } from '../onnx-graph.ts';
+import { BATCH, broadcastShapes, matmulShape, normalizeAxis, reducedAxes, type Dim, type Shape } from './shapes.ts';
+
+/** A value of the forward graph with its static shape and whether a wanted gradient flows through it. */
+export interface Value {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly grad: boolean;
+}
+
+/**
+ * How one use of a parameter contributes to its per-example gradient (never summed over the batch):
+ * - outer: Σ_n rows_n cols_nᵀ with rows [B,N,R] and cols [B,N,C] (linear layers, the LM head);
+ * - rowIndex: Σ_n e_{ids_n} cols_nᵀ with ids [B,N] (embedding lookups);
+ * - vector: the gradient itself, [B,C] (norm weights, biases).
+ */
+export type Contribution =
+  | { kind: 'outer'; rows: string; cols: string }
+  | { kind: 'rowIndex'; ids: string; cols: string }
+  | { kind: 'vector'; value: string };
+
+type Vjp = (dy: string) => void;
+
+interface TapeEntry {
+  out: Value;
+  vjp: Vjp;
+}
+
+/**
+ * Reverse-mode automatic differentiation over ONNX: every differentiable op records its
+ * vector-Jacobian product as a closure that emits ONNX nodes, so the backward graph is generated
+ * from the forward definition. Activations keep their batch axis, and parameters are consumed only
+ * by parameter ops whose VJPs yield per-example contributions, so examples never mix.
+ */
+export class DiffGraph {
+  private readonly tape: TapeEntry[] = [];
+  private readonly cotangents = new Map<string, string>();
+  private readonly contributions = new Map<string, Contribution[]>();
+
+  constructor(
+    readonly g: OnnxGraph,
+    /** Parameters (HF tensor names) whose per-example gradients are wanted. */
+    private readonly wanted: (key: string) => boolean,
+  ) {}
+
+  /** A value that no gradient flows into (inputs, masks, tables). */
+  constant(name: string, shape: Shape): Value {
+    return { name, shape, grad: false };
+  }
+
+  // ---- parameter ops -------------------------------------------------------------------------
+
+  /** y = x Wᵀ with W [rows=out, cols=in] stored as in the checkpoint. */
+  linear(x: Value, key: string, weight: string, rows: number, cols: number): Value {
+    const flat = this.g.op('Reshape', [x.name, this.g.constInt64([-1, cols])]);
+    const outShape = [...x.shape.slice(0, -1), rows];
+    const y2 = this.g.op('Gemm', [flat, weight], { transB: 1 });
+    const y = this.g.op('Reshape', [y2, this.leadingShapeWith(x, rows)]);
+    const wanted = this.wanted(key);
+    return this.record(y, outShape, x.grad || wanted, (dy) => {
+      if (x.grad) this.accumulate(x, this.g.op('MatMul', [dy, weight]));
+      if (wanted) {
+        this.contribute(key, {
+          kind: 'outer',
+          rows: this.g.op('Reshape', [dy, this.g.constInt64([0, -1, rows])]),
+          cols: this.g.op('Reshape', [x.name, this.g.constInt64([0, -1, cols])]),
+        });
+      }
+    });
+  }
+
+  /** Rows of an embedding table [rows, cols] at `ids` [B,T]. */
+  embedding(key: string, table: string, cols: number, ids: Value): Value {
+    const y = this.g.op('Gather', [table, ids.name]);
+    const wanted = this.wanted(key);
+    return this.record(y, [...ids.shape, cols], wanted, (dy) => {
+      if (wanted) this.contribute(key, { kind: 'rowIndex', ids: ids.name, cols: dy });
+    });
+  }
+
+  /** x * w with a parameter vector w [C] on the last axis (RMSNorm weights). */
+  scaleByParam(x: Value, key: string, weight: string): Value {
+    const y = this.g.op('Mul', [x.name, weight]);
+    const wanted = this.wanted(key);
+    return this.record(y, x.shape, x.grad || wanted, (dy) => {
+      if (x.grad) this.accumulate(x, this.g.op('Mul', [dy, weight]));
+      if (wanted) this.contribute(key, { kind: 'vector', value: this.sumToBatchAndLast(this.g.op('Mul', [dy, x.name]), x.shape.length) });
+    });
+  }
+
+  /** x + b with a parameter vector b [C] on the last axis (biases). */
+  addParam(x: Value, key: string, bias: string): Value {
+    const y = this.g.op('Add', [x.name, bias]);
+    const wanted = this.wanted(key);
+    return this.record(y, x.shape, x.grad || wanted, (dy) => {
+      if (x.grad) this.accumulate(x, dy);
+      if (wanted) this.contribute(key, { kind: 'vector', value: this.sumToBatchAndLast(dy, x.shape.length) });
+    });
+  }
+
+  // ---- elementwise ops -----------------------------------------------------------------------
+
+  add(a: Value, b: Value): Value {
+    return this.binary('Add', a, b, (dy) => [dy, dy]);
+  }
+
+  sub(a: Value, b: Value): Value {
+    return this.binary('Sub', a, b, (dy) => [dy, this.g.op('Neg', [dy])]);
+  }
+
+  mul(a: Value, b: Value): Value {
+    return this.binary('Mul', a, b, (dy) => [this.g.op('Mul', [dy, b.name]), this.g.op('Mul', [dy, a.name])]);
+  }
+
+  div(a: Value, b: Value): Value {
+    return this.binary('Div', a, b, (dy, y) => [this.g.op('Div', [dy, b.name]), this.g.op('Neg', [this.g.op('Div', [this.g.op('Mul', [dy, y]), b.name])])]);
+  }
+
+  exp(x: Value): Value {
+    return this.unary('Exp', x, (dy, y) => this.g.op('Mul', [dy, y]));
+  }
+
+  sqrt(x: Value): Value {
+    return this.unary('Sqrt', x, (dy, y) => this.g.op('Div', [this.g.op('Mul', [dy, this.g.constFloat([0.5])]), y]));
+  }
+
+  reciprocal(x: Value): Value {
+    return this.unary('Reciprocal', x, (dy, y) => this.g.op('Neg', [this.g.op('Mul', [dy, this.g.op('Mul', [y, y])])]));
+  }
+
+  sigmoid(x: Value): Value {
+    return this.unary('Sigmoid', x, (dy, y) =>
+      this.g.op('Mul', [this.g.op('Mul', [dy, y]), this.g.op('Sub', [this.g.constFloat([1]), y])]),
+    );
+  }
+
+  // ---- structural ops ------------------------------------------------------------------------
+
+  matmul(a: Value, b: Value): Value {
+    const y = this.g.op('MatMul', [a.name, b.name]);
+    const shape = matmulShape(a.shape, b.shape);
+    const batch = shape.slice(0, -2);
+    return this.record(y, shape, a.grad || b.grad, (dy) => {
+      // dA = dY Bᵀ and dB = Aᵀ dY, summed over the batch axes each operand was broadcast along.
+      if (a.grad) this.accumulate(a, this.unbroadcast(this.g.op('MatMul', [dy, this.swapLast(b)]), [...batch, ...a.shape.slice(-2)], a.shape));
+      if (b.grad) this.accumulate(b, this.unbroadcast(this.g.op('MatMul', [this.swapLast(a), dy]), [...batch, ...b.shape.slice(-2)], b.shape));
+    });
+  }
+
+  softmax(x: Value): Value {
+    return this.unary(
+      'Softmax',
+      x,
+      (dy, y) => {
+        const dot = this.g.op('ReduceSum', [this.g.op('Mul', [dy, y]), this.g.constInt64([-1])], { keepdims: 1 });
+        return this.g.op('Mul', [y, this.g.op('Sub', [dy, dot])]);
+      },
+      { axis: -1 },
+    );
+  }
+
+  /** Mean over static trailing axes. */
+  reduceMean(x: Value, axes: number[]): Value {
+    const norm = axes.map((a) => normalizeAxis(a, x.shape.length));
+    const count = norm.reduce((n, a) => {
+      const d = x.shape[a];
+      if (typeof d !== 'number') throw new Error(`reduceMean over symbolic axis ${a}`);
+      return n * d;
+    }, 1);
+    const y = this.g.op('ReduceMean', [x.name, this.g.constInt64(norm)], { keepdims: 1 });
+    const shape = x.shape.map((d, i) => (norm.includes(i) ? 1 : d));
+    return this.record(y, shape, x.grad, (dy) => {
+      const scaled = this.g.op('Mul', [dy, this.g.constFloat([1 / count])]);
+      this.accumulate(x, this.g.op('Expand', [scaled, this.g.op('Shape', [x.name])]));
+    });
+  }
+
+  reshape(x: Value, shape: Dim[]): Value {
+    let inferred = 0;
+    const spec = shape.map((d, i) => {
+      if (typeof d === 'number') return d;
+      if (x.shape[i] === d) return 0;
+      inferred++;
+      return -1;
+    });
+    if (inferred > 1) throw new Error(`reshape to [${shape.join(',')}]: more than one dimension to infer`);
+    const y = this.g.op('Reshape', [x.name, this.g.constInt64(spec)]);
+    return this.record(y, shape, x.grad, (dy) => this.accumulate(x, this.g.op('Reshape', [dy, this.g.op('Shape', [x.name])])));
+  }
+
+  transpose(x: Value, perm: number[]): Value {
+    const y = this.g.op('Transpose', [x.name], { perm });
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    return this.record(y, perm.map((p) => x.shape[p]!), x.grad, (dy) => this.accumulate(x, this.g.op('Transpose', [dy], { perm: inverse })));
+  }
+
+  unsqueeze(x: Value, axis: number): Value {
+    const y = this.g.op('Unsqueeze', [x.name, this.g.constInt64([axis])]);
+    const shape = [...x.shape];
+    shape.splice(axis, 0, 1);
+    return this.record(y, shape, x.grad, (dy) => this.accumulate(x, this.g.op('Squeeze', [dy, this.g.constInt64([axis])])));
+  }
+
+  /** x[..., start : len - dropEnd, ...] along `axis`; the VJP pads the cut positions with zeros. */
+  slice(x: Value, axis: number, start: number, dropEnd: number, newDim: Dim): Value {
+    const len = this.g.op('Gather', [this.g.op('Shape', [x.name]), this.g.constInt64([axis])]);
+    const end = this.g.op('Sub', [len, this.g.constInt64([dropEnd])]);
+    const y = this.g.op('Slice', [x.name, this.g.constInt64([start]), end, this.g.constInt64([axis])]);
+    const shape = x.shape.map((d, i) => (i === axis ? newDim : d));
+    return this.record(y, shape, x.grad, (dy) => {
+      const pads = new Array<number>(2 * x.shape.length).fill(0);
+      pads[axis] = start;
+      pads[x.shape.length + axis] = dropEnd;
+      this.accumulate(x, this.g.op('Pad', [dy, this.g.constInt64(pads)]));
+    });
+  }
+
+  /**
+   * Σ_n w_n · CE(logits_n, targets_n) per example: logits [B,N,V], targets [B,N] int64, weights [B,N].
+   * One op with its own VJP, w (softmax − onehot), as deep-learning frameworks do for stability and speed.
+   */
+  crossEntropy(logits: Value, targets: Value, weights: Value): Value {
+    const g = this.g;
+    const last = g.constInt64([-1]);
+    const target = g.op('Unsqueeze', [targets.name, last]);
+    const weight = g.op('Unsqueeze', [weights.name, last]);
+    const max = g.op('ReduceMax', [logits.name, last], { keepdims: 1 });
+    const exp = g.op('Exp', [g.op('Sub', [logits.name, max])]);
+    const sumExp = g.op('ReduceSum', [exp, last], { keepdims: 1 });
+    const picked = g.op('GatherElements', [logits.name, target], { axis: -1 });
+    const ce = g.op('Sub', [g.op('Add', [max, g.op('Log', [sumExp])]), picked]);
+    const y = g.op('ReduceSum', [g.op('Mul', [ce, weight]), g.constInt64([1, 2])], { keepdims: 0 });
+    return this.record(y, [logits.shape[0]!], logits.grad, (dy) => {
+      const scale = g.op('Mul', [weight, g.op('Unsqueeze', [dy, g.constInt64([1, 2])])]); // [B,N,1]
+      const probs = g.op('Mul', [g.op('Div', [exp, sumExp]), scale]);
+      this.accumulate(logits, g.op('ScatterElements', [probs, target, g.op('Neg', [scale])], { axis: -1, reduction: 'add' }));
+    });
+  }
+
+  // ---- backward ------------------------------------------------------------------------------
+
+  /** Back-propagates from a per-example loss [B] and returns each wanted parameter's contributions. */
+  backward(loss: Value): Map<string, Contribution[]> {
+    if (loss.shape.length !== 1 || loss.shape[0] !== BATCH) throw new Error('backward needs a per-example loss of shape [batch]');
+    if (!loss.grad) return this.contributions;
+    const ones = this.g.op('ConstantOfShape', [this.g.op('Shape', [loss.name])], { value: { dataType: DType.float, dims: [1], floatData: [1] } });
+    this.cotangents.set(loss.name, ones);
+    for (let i = this.tape.length - 1; i >= 0; i--) {
+      const { out, vjp } = this.tape[i]!;
+      const dy = this.cotangents.get(out.name);
+      if (dy !== undefined) vjp(dy);
+    }
+    return this.contributions;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private record(name: string, shape: Shape, grad: boolean, vjp: Vjp): Value {
+    const value = { name, shape, grad };
+    if (grad) this.tape.push({ out: value, vjp });
+    return value;
+  }
+
+  private unary(op: string, x: Value, vjp: (dy: string, y: string) => string, attrs: Record<string, number> = {}): Value {
+    const y = this.g.op(op, [x.name], attrs);
+    return this.record(y, x.shape, x.grad, (dy) => this.accumulate(x, vjp(dy, y)));
+  }
+
+  private binary(op: string, a: Value, b: Value, vjp: (dy: string, y: string) => [string, string]): Value {
+    const y = this.g.op(op, [a.name, b.name]);
+    const shape = broadcastShapes(a.shape, b.shape);
+    return this.record(y, shape, a.grad || b.grad, (dy) => {
+      const [da, db] = vjp(dy, y);
+      if (a.grad) this.accumulate(a, this.unbroadcast(da, shape, a.shape));
+      if (b.grad) this.accumulate(b, this.unbroadcast(db, shape, b.shape));
+    });
+  }
+
+  private accumulate(x: Value, grad: string): void {
+    const previous = this.cotangents.get(x.name);
+    this.cotangents.set(x.name, previous === undefined ? grad : this.g.op('Add', [previous, grad]));
+  }
+
+  private contribute(key: string, contribution: Contribution): void {
+    const list = this.contributions.get(key) ?? [];
+    list.push(contribution);
+    this.contributions.set(key, list);
+  }
+
+  /** Sums a gradient of shape `from` down to the shape `to` it was broadcast from. */
+  private unbroadcast(grad: string, from: Shape, to: Shape): string {
+    const { keepdims, leading } = reducedAxes(from, to);
+    if (keepdims.length === 0) return grad;
+    let reduced = this.g.op('ReduceSum', [grad, this.g.constInt64(keepdims)], { keepdims: 1 });
+    if (leading > 0) reduced = this.g.op('Squeeze', [reduced, this.g.constInt64(Array.from({ length: leading }, (_, i) => i))]);
+    return reduced;
+  }
+
+  /** [B, ..., C] summed over every axis but the first and last: [B, C]. */
+  private sumToBatchAndLast(grad: string, rank: number): string {
+    if (rank <= 2) return grad;
+    return this.g.op('ReduceSum', [grad, this.g.constInt64(Array.from({ length: rank - 2 }, (_, i) => i + 1))], { keepdims: 0 });
+  }
+
+  private swapLast(x: Value): string {
+    const rank = x.shape.length;
+    const perm = Array.from({ length: rank }, (_, i) => i);
+    perm[rank - 1] = rank - 2;
+    perm[rank - 2] = rank - 1;
+    return this.g.op('Transpose', [x.name], { perm });
+  }
+
+  /** Shape tensor: x's leading dimensions followed by `last`. */
+  private leadingShapeWith(x: Value, last: number): string {
+    const leading = this.g.op('Slice', [this.g.op('Shape', [x.name]), this.g.constInt64([0]), this.g.constInt64([-1])]);
+    return this.g.op('Concat', [leading, this.g.constInt64([last])], { axis: 0 });
+  }
+}
