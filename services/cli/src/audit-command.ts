@@ -3,6 +3,7 @@ import { compileAuditOptions, type RawAuditOptions } from '../../../shared/src/a
 import type { AuditSummary } from '../../../shared/src/audit/audit-summary.ts';
 import { runAudit } from '../../../shared/src/audit/run-audit.ts';
 import { ConfigError } from '../../../shared/src/errors.ts';
+import { PROBES } from '../../../shared/src/graph/probes.ts';
 import { parseWeights } from '../../../shared/src/scoring/anchor-sets.ts';
 import { createProgressReporter } from './progress-reporter.ts';
 
@@ -31,6 +32,7 @@ export function auditCommand(): Command {
     .option('--top-n <n>', 'representation score: mean of the top-n anchor similarities', integer('--top-n'), 1)
     .option('--max-tokens <n>', 'truncate examples to n tokens', integer('--max-tokens'), 512)
     .option('--anchor-tokens <n>', 'anchors count only their first n response tokens', integer('--anchor-tokens'), 10)
+    .addOption(new Option('--probes <preset>', 'parameters whose per-example gradients are the features').choices([...PROBES]).default('lm_head'))
     .option('--proj <spec>', "gradient projection: 'none' or 'kron:OUTxIN' (e.g. kron:64x128)", 'none')
     .option('--proj-seed <n>', 'seed of the projection matrices', integer('--proj-seed'))
     .option('--batch-size <n>', 'examples per model call', integer('--batch-size'), 8)

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RECORD_SHAPES, type RecordShape } from '../corpus/example.ts';
 import { ConfigError } from '../errors.ts';
 import { DEMO_INPUTS } from './demo-inputs.ts';
+import { PROBES } from '../graph/probes.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec } from '../graph/projection.ts';
 
 /**
@@ -32,6 +33,8 @@ const rawAuditOptions = z.object({
   maxTokens: z.number().int().min(2).default(512),
   /** Anchors count only their first N response tokens (the paper: 10). */
   anchorTokens: z.number().int().min(1).default(10),
+  /** Parameters whose per-example gradients are the gradient features. */
+  probes: z.enum(PROBES).default('lm_head'),
   /** `none` or `kron:OUTxIN`. */
   proj: z.string().default('none'),
   projSeed: z.number().int().min(0).default(DEFAULT_PROJECTION_SEED),

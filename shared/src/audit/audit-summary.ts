@@ -1,5 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import type { FeatureModelInfo } from '../features/feature-model.ts';
+import { gradientLayout } from '../graph/gradient-features.ts';
+import { probedParams } from '../graph/probes.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { writeJsonAtomic } from '../output/atomic-json.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
@@ -40,6 +42,9 @@ const PROBE_NOTES: Record<string, string> = {
   lm_head:
     'gradient over the LM-head weight only (classifier path): a cheap probe, not the paper full-parameter gradient; ' +
     'on small models it ranks examples very differently from the full gradient (rank correlation 0.1-0.5)',
+  'attn-qv': 'gradient over q_proj and v_proj of every block (as LESS): an approximation of the paper full gradient',
+  'all-linear': 'gradient over every linear weight including the LM head: an approximation of the paper full gradient',
+  all: 'gradient over every parameter tensor: the paper full gradient',
 };
 
 export type AuditSummary = ReturnType<typeof buildSummary>;
@@ -76,6 +81,8 @@ export function buildSummary(p: SummaryParts) {
       probe_note: PROBE_NOTES[p.featureInfo.probe] ?? null,
       projection: p.featureInfo.projection,
       projection_seed: projection.kind === 'kron' ? projection.seed : null,
+      // Where each parameter's block sits in the gradient feature: needed to compare runs and workers.
+      blocks: gradientLayout(probedParams(c, p.options.probes), projection),
       gradient_dim: p.featureInfo.gradientDim,
       representation_dim: p.featureInfo.representationDim,
     },

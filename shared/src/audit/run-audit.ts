@@ -49,7 +49,11 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
   const modelDir = synthetic ? await ensureTinyModel() : options.model;
   const checkpoint = await openCheckpoint(modelDir);
   const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
-  const model = await OnnxFeatureModel.open(checkpoint, { projection: options.projection, ...(options.threads ? { threads: options.threads } : {}) });
+  const model = await OnnxFeatureModel.open(checkpoint, {
+    probe: options.probes,
+    projection: options.projection,
+    ...(options.threads ? { threads: options.threads } : {}),
+  });
   await mkdir(options.out, { recursive: true });
   const errors = await openErrorsLog(join(options.out, 'errors.jsonl'));
   const inputs = new Map<string, InputCounts>(options.data.map((source) => [source, { source, records: 0, scored: 0, errors: 0 }]));

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { ExampleContent } from '../../shared/src/corpus/example.ts';
+import { PromptTokenizer } from '../../shared/src/prompt/prompt-tokenizer.ts';
+import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
+import { ANCHORS, GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { duckRows, runCli } from '../helpers/run-cli.ts';
+import { runTorchPaperScores } from '../helpers/torch-reference.ts';
+
+const RECORDS = 300;
+
+/** Spearman rank correlation (no ties expected among continuous scores). */
+function spearman(a: number[], b: number[]): number {
+  const ranks = (v: number[]) => {
+    const order = v.map((_, i) => i).sort((i, j) => v[i]! - v[j]!);
+    const r = new Array<number>(v.length);
+    order.forEach((index, rank) => (r[index] = rank));
+    return r;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = a.length;
+  const d2 = ra.reduce((s, r, i) => s + (r - rb[i]!) ** 2, 0);
+  return 1 - (6 * d2) / (n * (n * n - 1));
+}
+
+test('--probes all --proj none ranks the 300-record GSM8K audit as the paper\'s PyTorch full-gradient score', async () => {
+  const out = tempDir('paper-all-out');
+  const result = await runCli(
+    ['audit', '--model', STORIES260K, '--data', GSM8K_TRAIN, '--limit', String(RECORDS), '--harmful', ANCHORS.harmful, '--safe', ANCHORS.safe1, '--safe', ANCHORS.safe2,
+      '--format', 'paper-llama2', '--probes', 'all', '--proj', 'none', '--k', '100', '--out', out, '--json'],
+    { SAFESIFT_CACHE_DIR: tempDir('paper-all-cache') },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  const rows = await duckRows(`select "row"::int "row", id, grad_score from read_parquet('${join(out, 'scores.parquet')}') order by "row"`);
+  assert.equal(rows.length, RECORDS);
+
+  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
+  const encode = async (contents: ExampleContent[], responseTokenLimit?: number): Promise<TokenizedExample[]> =>
+    (await tokenizer.encodeMany(contents, { maxTokens: 512, ...(responseTokenLimit ? { responseTokenLimit } : {}) })) as TokenizedExample[];
+  const asRequest = (examples: TokenizedExample[]) => examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) }));
+  const anchors = async (path: string) => asRequest(await encode(readJsonLines(path, 100).map((r) => ({ shape: 'chat', ...(r as object) }) as ExampleContent), 10));
+  const corpus = await encode((readJsonLines(GSM8K_TRAIN, RECORDS) as object[]).map((r) => ({ shape: 'gsm8k', ...r }) as ExampleContent));
+
+  const reference = await runTorchPaperScores({
+    model_dir: STORIES260K,
+    examples: asRequest(corpus),
+    anchor_sets: [
+      { weight: 1, examples: await anchors(ANCHORS.harmful) },
+      { weight: -1, examples: await anchors(ANCHORS.safe1) },
+      { weight: -1, examples: await anchors(ANCHORS.safe2) },
+    ],
+  });
+  const paper = reference.scores.map((s) => s!);
+  const ours = rows.map((r) => r.grad_score as number);
+  const rho = spearman(ours, paper);
+  assert.ok(rho >= 0.999, `Spearman ${rho}`);
+  const maxDiff = Math.max(...ours.map((s, i) => Math.abs(s - paper[i]!)));
+  assert.ok(maxDiff < 1e-4, `largest score difference ${maxDiff}`);
+
+  const topOf = (scores: number[]) => new Set(scores.map((s, i) => ({ s, i })).sort((a, b) => b.s - a.s).slice(0, 100).map((x) => x.i));
+  assert.deepEqual(topOf(ours), topOf(paper), 'identical top-100');
+  const top = await duckRows(`select "row"::int "row" from read_parquet('${join(out, 'topk.parquet')}')`);
+  assert.deepEqual(new Set(top.map((r) => r.row as number)), topOf(paper));
+});
