@@ -43,8 +43,10 @@ test('--probes all --proj none ranks the 300-record GSM8K audit as the paper\'s 
   const anchors = async (path: string) => asRequest(await encode(readJsonLines(path, 100).map((r) => ({ shape: 'chat', ...(r as object) }) as ExampleContent), 10));
   const corpus = await encode((readJsonLines(GSM8K_TRAIN, RECORDS) as object[]).map((r) => ({ shape: 'gsm8k', ...r }) as ExampleContent));
 
+  // float32, as the paper's code computes its gradients.
   const reference = await runTorchPaperScores({
     model_dir: STORIES260K,
+    dtype: 'float32',
     examples: asRequest(corpus),
     anchor_sets: [
       { weight: 1, examples: await anchors(ANCHORS.harmful) },

@@ -50,3 +50,34 @@ test('projected LM-head gradients preserve pairwise cosine similarities', async 
   assert.ok(large < small, 'more projection dimensions must mean less distortion');
   await checkpoint.close();
 });
+
+/** CountSketch (`--proj-dim`) is a sparse JL transform: cosine RMS error about sqrt(2/k) like a dense one. */
+test('the CountSketch of full gradients preserves pairwise cosine similarities', async () => {
+  process.env.SAFESIFT_CACHE_DIR = tempDir('sketch-cache');
+  const checkpoint = await openCheckpoint(STORIES260K);
+  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
+  const records = readJsonLines(GSM8K_TRAIN, 24) as { question: string; answer: string }[];
+  const encoded = await tokenizer.encodeMany(records.map((r) => ({ shape: 'gsm8k' as const, ...r })), { maxTokens: 512 });
+  const examples = encoded.filter((e): e is TokenizedExample => !(e instanceof Error));
+  assert.equal(examples.length, records.length);
+  const features = async (sketch: { dim: number; seed: number } | null) => {
+    const model = await OnnxFeatureModel.open(checkpoint, { probe: 'all', projection: { kind: 'none' }, sketch });
+    const gradients = (await model.featurize(examples)).map((f) => f.gradient);
+    await model.close();
+    return gradients;
+  };
+  const exact = await features(null);
+  const sketched = await features({ dim: 4096, seed: 7 });
+  assert.equal(sketched[0]!.length, 4096);
+  let squared = 0;
+  let pairs = 0;
+  for (let a = 0; a < examples.length; a++) {
+    for (let b = a + 1; b < examples.length; b++) {
+      squared += (cosine(sketched[a]!, sketched[b]!) - cosine(exact[a]!, exact[b]!)) ** 2;
+      pairs++;
+    }
+  }
+  const rms = Math.sqrt(squared / pairs);
+  assert.ok(rms <= 3 * Math.sqrt(2 / 4096), `sketch cosine RMS error ${rms}`);
+  await checkpoint.close();
+});

@@ -3,7 +3,7 @@ import { RECORD_SHAPES, type RecordShape } from '../corpus/example.ts';
 import { ConfigError } from '../errors.ts';
 import { DEMO_INPUTS } from './demo-inputs.ts';
 import { PROBES } from '../graph/probes.ts';
-import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec } from '../graph/projection.ts';
+import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 
 /**
  * Options of one audit, field by field with defaults. The CLI, and later job specs, produce the
@@ -38,6 +38,8 @@ const rawAuditOptions = z.object({
   /** `none` or `kron:OUTxIN`. */
   proj: z.string().default('none'),
   projSeed: z.number().int().min(0).default(DEFAULT_PROJECTION_SEED),
+  /** Optional CountSketch of the (projected) gradient to this many dimensions. */
+  projDim: z.number().int().min(1).optional(),
   batchSize: z.number().int().min(1).default(8),
   /** First N records of each input file. */
   limit: z.number().int().min(1).optional(),
@@ -49,8 +51,9 @@ const rawAuditOptions = z.object({
 
 export type RawAuditOptions = z.input<typeof rawAuditOptions>;
 
-export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'recordShape'> {
+export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape'> {
   projection: ProjectionSpec;
+  sketch: SketchSpec | null;
   recordShape: RecordShape | undefined;
   /** True when no data was given: the shipped demo corpus is audited. */
   demo: boolean;
@@ -62,7 +65,7 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
     const problems = parsed.error.issues.map((issue) => `--${kebab(issue.path.join('.'))}: ${issue.message}`);
     throw new ConfigError(`invalid options:\n  ${problems.join('\n  ')}`);
   }
-  const { proj, projSeed, recordShape, ...rest } = parsed.data;
+  const { proj, projSeed, projDim, recordShape, ...rest } = parsed.data;
   // Without data or anchors, the shipped demo inputs fill in (the README's first command).
   const demo = rest.data.length === 0;
   if (demo) rest.data = [DEMO_INPUTS.corpus];
@@ -75,7 +78,14 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
   if (rest.weights && rest.weights.length !== sets) {
     throw new ConfigError(`--weights: ${rest.weights.length} weights given for ${sets} anchor sets (harmful first, then safe)`);
   }
-  return { ...rest, recordShape, projSeed, projection: parseProjection(proj, projSeed), demo };
+  return {
+    ...rest,
+    recordShape,
+    projSeed,
+    projection: parseProjection(proj, projSeed),
+    sketch: projDim === undefined ? null : { dim: projDim, seed: projSeed },
+    demo,
+  };
 }
 
 function kebab(name: string): string {

@@ -54,7 +54,7 @@ export function buildSummary(p: SummaryParts) {
   const c = p.checkpoint.config;
   const scored = p.inputs.reduce((n, i) => n + i.scored, 0);
   const records = p.inputs.reduce((n, i) => n + i.records, 0);
-  const { projection, ...options } = p.options;
+  const { projection, sketch, ...options } = p.options;
   return {
     safesift: SAFESIFT_VERSION,
     status: 'complete' as const,
@@ -81,6 +81,7 @@ export function buildSummary(p: SummaryParts) {
       probe_note: PROBE_NOTES[p.featureInfo.probe] ?? null,
       projection: p.featureInfo.projection,
       projection_seed: projection.kind === 'kron' ? projection.seed : null,
+      sketch: p.options.sketch,
       // Where each parameter's block sits in the gradient feature: needed to compare runs and workers.
       blocks: gradientLayout(probedParams(c, p.options.probes), projection),
       gradient_dim: p.featureInfo.gradientDim,

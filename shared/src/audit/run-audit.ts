@@ -52,6 +52,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
   const model = await OnnxFeatureModel.open(checkpoint, {
     probe: options.probes,
     projection: options.projection,
+    sketch: options.sketch,
     ...(options.threads ? { threads: options.threads } : {}),
   });
   await mkdir(options.out, { recursive: true });

@@ -3,7 +3,7 @@ import type { Checkpoint } from '../model/checkpoint.ts';
 import { buildFeatureGraph, FEATURE_IO, GRAPH_BUILDER_VERSION, gradientDimension } from '../graph/feature-graph.ts';
 import { cachedGraph } from '../graph/graph-cache.ts';
 import type { Probe } from '../graph/probes.ts';
-import { describeProjection, type ProjectionSpec } from '../graph/projection.ts';
+import { describeProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { ExampleFeatures, FeatureModel, FeatureModelInfo } from './feature-model.ts';
 import { padBatch } from './padded-batch.ts';
@@ -12,6 +12,8 @@ export interface OnnxFeatureModelOptions {
   /** Parameters whose per-example gradients are the features (default lm_head). */
   probe?: Probe;
   projection: ProjectionSpec;
+  /** Optional CountSketch to a fixed size after the projection. */
+  sketch?: SketchSpec | null;
   /** onnxruntime intra-op threads (default: all cores). */
   threads?: number;
   /** onnxruntime graph optimisation level (default 'all'). */
@@ -36,7 +38,12 @@ export class OnnxFeatureModel implements FeatureModel {
   ) {}
 
   static async open(checkpoint: Checkpoint, options: OnnxFeatureModelOptions): Promise<OnnxFeatureModel> {
-    const graphOptions = { probe: options.probe ?? 'lm_head', projection: options.projection, emitLogits: options.emitLogits ?? false };
+    const graphOptions = {
+      probe: options.probe ?? 'lm_head',
+      projection: options.projection,
+      sketch: options.sketch ?? null,
+      emitLogits: options.emitLogits ?? false,
+    };
     const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...graphOptions };
     const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, graphOptions, dataPath));
     const session = await ort.InferenceSession.create(graph.modelPath, {
@@ -46,7 +53,7 @@ export class OnnxFeatureModel implements FeatureModel {
     const info = {
       fingerprint: checkpoint.fingerprint,
       probe: graphOptions.probe,
-      projection: describeProjection(options.projection),
+      projection: describeProjection(options.projection, graphOptions.sketch),
       representationDim: checkpoint.config.hiddenSize,
       gradientDim: gradientDimension(checkpoint, graphOptions),
       graphPath: graph.modelPath,

@@ -1,10 +1,10 @@
 import { DiffGraph, type Value } from './autodiff/diff-graph.ts';
 import { BATCH } from './autodiff/shapes.ts';
-import { emitGradientFeatures, gradientLayout } from './gradient-features.ts';
+import { emitGradientFeatures, emitSketch, gradientLayout } from './gradient-features.ts';
 import { emitLlamaForward, SEQ, type WeightSource } from './llama-forward.ts';
 import { DType, OnnxGraph } from './onnx-graph.ts';
 import { headParamKey, probedParams, type Probe } from './probes.ts';
-import type { ProjectionSpec } from './projection.ts';
+import type { ProjectionSpec, SketchSpec } from './projection.ts';
 
 /** Bump when the emitted graphs change, so cached graphs are rebuilt. */
 export const GRAPH_BUILDER_VERSION = 2;
@@ -12,6 +12,8 @@ export const GRAPH_BUILDER_VERSION = 2;
 export interface FeatureGraphOptions {
   probe: Probe;
   projection: ProjectionSpec;
+  /** Optional CountSketch of the concatenated features to a fixed size (`--proj-dim`). */
+  sketch?: SketchSpec | null;
   /** Also output logits [B,T,V] (parity tests only: large). */
   emitLogits?: boolean;
 }
@@ -27,8 +29,13 @@ export const FEATURE_IO = {
   logits: 'logits',
 } as const;
 
-export function gradientDimension(weights: WeightSource, options: Pick<FeatureGraphOptions, 'probe' | 'projection'>): number {
+/** Values per example before the optional sketch. */
+export function projectedDimension(weights: WeightSource, options: Pick<FeatureGraphOptions, 'probe' | 'projection'>): number {
   return gradientLayout(probedParams(weights.config, options.probe), options.projection).reduce((n, l) => n + l.size, 0);
+}
+
+export function gradientDimension(weights: WeightSource, options: Pick<FeatureGraphOptions, 'probe' | 'projection' | 'sketch'>): number {
+  return options.sketch ? options.sketch.dim : projectedDimension(weights, options);
 }
 
 /**
@@ -61,7 +68,8 @@ export async function buildFeatureGraph(weights: WeightSource, options: FeatureG
   const loss = d.crossEntropy(logits, shifted(ids.name), shifted(lossWeights));
   g.output(loss.name, FEATURE_IO.loss, DType.float, [BATCH]);
 
-  const gradient = emitGradientFeatures(g, params, d.backward(loss), options.projection);
+  const projected = emitGradientFeatures(g, params, d.backward(loss), options.projection);
+  const gradient = options.sketch ? emitSketch(g, projected, projectedDimension(weights, options), options.sketch) : projected;
   g.output(gradient, FEATURE_IO.gradient, DType.float, [BATCH, gradientDimension(weights, options)]);
 
   if (options.emitLogits) {

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.ts';
 import type { Contribution } from './autodiff/diff-graph.ts';
 import type { OnnxGraph } from './onnx-graph.ts';
 import type { ProbedParam } from './probes.ts';
-import { rademacherMatrix, type ProjectionSpec } from './projection.ts';
+import { countSketch, rademacherMatrix, type ProjectionSpec, type SketchSpec } from './projection.ts';
 
 /** Exact gradients above this many values per example are refused: 2^26 floats = 256 MiB per example. */
 export const MAX_EXACT_GRADIENT_VALUES = 2 ** 26;
@@ -101,4 +101,15 @@ function emitContribution(g: OnnxGraph, part: Contribution, param: ProbedParam, 
         ? g.op('OneHot', [part.ids, g.constInt64([param.shape[0]!], []), g.constFloat([0, 1], [2])], { axis: -1 })
         : g.op('Gather', [sides.rows, part.ids]); // rows of Pᵀ picked by token id: P e_id
   return g.op('MatMul', [g.op('Transpose', [rows], { perm: [0, 2, 1] }), cols]); // [B,kR,kC]
+}
+
+/** CountSketch of the feature vector [B, G] to [B, dim] (see countSketch). */
+export function emitSketch(g: OnnxGraph, features: string, inputDim: number, sketch: SketchSpec): string {
+  const { buckets, signs } = countSketch(inputDim, sketch);
+  const signed = g.op('Mul', [features, g.weight('sketch_signs', signs, [inputDim])]);
+  const table = g.weightInt64('sketch_buckets', BigInt64Array.from(buckets, (b) => BigInt(b)), [1, inputDim]);
+  const indices = g.op('Expand', [table, g.op('Shape', [signed])]);
+  const batch = g.op('Slice', [g.op('Shape', [features]), g.constInt64([0]), g.constInt64([1])]);
+  const zeros = g.op('ConstantOfShape', [g.op('Concat', [batch, g.constInt64([sketch.dim])], { axis: 0 })]);
+  return g.op('ScatterElements', [zeros, indices, signed], { axis: 1, reduction: 'add' });
 }

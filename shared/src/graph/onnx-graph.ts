@@ -56,6 +56,11 @@ export class OnnxGraph {
     return this.addInitializer(name, DType.float, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dims);
   }
 
+  /** Adds an int64 tensor (index tables). */
+  weightInt64(name: string, data: BigInt64Array, dims: number[]): string {
+    return this.addInitializer(name, DType.int64, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dims);
+  }
+
   /** A float constant (scalar when dims is []); identical constants are shared. */
   constFloat(values: number[] | Float32Array, dims: number[] = []): string {
     const data = Float32Array.from(values);

@@ -16,8 +16,9 @@ export function parseProjection(text: string, seed = DEFAULT_PROJECTION_SEED): P
   return { kind: 'kron', outDim, inDim, seed };
 }
 
-export function describeProjection(spec: ProjectionSpec): string {
-  return spec.kind === 'none' ? 'none' : `kron:${spec.outDim}x${spec.inDim}`;
+export function describeProjection(spec: ProjectionSpec, sketch: SketchSpec | null = null): string {
+  const base = spec.kind === 'none' ? 'none' : `kron:${spec.outDim}x${spec.inDim}`;
+  return sketch ? `${base}+sketch:${sketch.dim}` : base;
 }
 
 /**
@@ -30,13 +31,41 @@ export function rademacherMatrix(rows: number, cols: number, seed: number, strea
   const scale = 1 / Math.sqrt(rows);
   let state = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
   for (let i = 0; i < out.length; i += 32) {
-    // splitmix32-style step: 32 random signs per draw.
+    // 32 random signs per draw.
     state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z = (z ^ (z >>> 16)) >>> 0;
+    const z = mix32(state);
     for (let b = 0; b < 32 && i + b < out.length; b++) out[i + b] = (z >>> b) & 1 ? scale : -scale;
   }
   return out;
+}
+
+/** A seeded CountSketch to a fixed size applied after the per-parameter projections (`--proj-dim`). */
+export interface SketchSpec {
+  dim: number;
+  seed: number;
+}
+
+/**
+ * CountSketch buckets and signs for `inputDim` coordinates: coordinate i adds sign_i · g_i to bucket
+ * h(i). A sparse Johnson–Lindenstrauss transform: O(inputDim) to store and apply, where a dense
+ * projection of a full-model gradient would need inputDim × dim values.
+ */
+export function countSketch(inputDim: number, spec: SketchSpec): { buckets: number[]; signs: Float32Array } {
+  const buckets = new Array<number>(inputDim);
+  const signs = new Float32Array(inputDim);
+  let state = (spec.seed ^ 0x2545f491) >>> 0;
+  for (let i = 0; i < inputDim; i++) {
+    state = (state + 0x9e3779b9) >>> 0;
+    const z = mix32(state);
+    buckets[i] = (z >>> 1) % spec.dim;
+    signs[i] = z & 1 ? 1 : -1;
+  }
+  return { buckets, signs };
+}
+
+/** splitmix32-style finaliser: a well-mixed 32-bit value from a counter. */
+function mix32(x: number): number {
+  let z = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
 }

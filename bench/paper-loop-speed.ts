@@ -1,0 +1,114 @@
+// safesift's in-graph per-example gradients vs the paper's PyTorch batch-size-1 loop, same model, data and CPU.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OnnxFeatureModel } from '../shared/src/features/onnx-feature-model.ts';
+import type { Probe } from '../shared/src/graph/probes.ts';
+import { describeProjection } from '../shared/src/graph/projection.ts';
+import { openCheckpoint } from '../shared/src/model/checkpoint.ts';
+import { PromptTokenizer } from '../shared/src/prompt/prompt-tokenizer.ts';
+import type { TokenizedExample } from '../shared/src/prompt/tokenized.ts';
+import { GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, STORIES260K, tokenizeAnchorSets, tokenizeCorpus } from './bench-models.ts';
+import { spearman, streamGradientScores, type ProbeConfig } from './probe-fidelity.ts';
+
+const PAPER_LOOP = fileURLToPath(new URL('./reference/paper_loop.py', import.meta.url));
+
+export interface TorchLoopResult {
+  examples: number;
+  seconds: number;
+  examples_per_s: number;
+  threads: number;
+  torch: string;
+  scores: number[];
+}
+
+export interface PaperLoopRow {
+  probe: Probe;
+  projection: string;
+  examplesPerSecond: number;
+  /** safesift examples/s ÷ the PyTorch loop's. */
+  speedup: number;
+}
+
+export interface PaperLoopResult {
+  examples: number;
+  batchSize: number;
+  torch: Omit<TorchLoopResult, 'scores'>;
+  rows: PaperLoopRow[];
+  /** The exact `all` scores against the loop's: both compute the same score, so these must agree. */
+  check: { spearman: number; maxAbsDiff: number };
+}
+
+export interface PaperLoopSetup {
+  /** safesift configurations to time; the exact `all` (the loop's own computation) is always added first. */
+  configs: readonly ProbeConfig[];
+  modelDir?: string;
+  corpusPath?: string;
+  /** First N corpus records (default 200). */
+  records?: number;
+  batchSize?: number;
+  maxTokens?: number;
+  /** Python with torch (default $SAFESIFT_REFERENCE_PYTHON or /usr/bin/python3). */
+  python?: string;
+}
+
+const asRequest = (examples: readonly TokenizedExample[]) => examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) }));
+
+function runPython(python: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(python, args, { maxBuffer: 1 << 28 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${python} ${args.join(' ')} failed: ${error.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/** Runs the PyTorch loop, then each safesift config, one after the other in this process (never concurrently). */
+export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoopResult> {
+  const modelDir = setup.modelDir ?? STORIES260K;
+  const batchSize = setup.batchSize ?? 8;
+  const maxTokens = setup.maxTokens ?? 512;
+  const checkpoint = await openCheckpoint(modelDir);
+  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+  const examples = await tokenizeCorpus(tokenizer, setup.corpusPath ?? GSM8K_TRAIN, setup.records ?? 200, { maxTokens });
+  const anchors = await tokenizeAnchorSets(tokenizer, ILLEGAL_ACTIVITIES_ANCHORS, { maxTokens, anchorTokens: 10 });
+
+  const dir = mkdtempSync(join(tmpdir(), 'safesift-paper-loop-'));
+  let torch: TorchLoopResult;
+  try {
+    const request = join(dir, 'request.json');
+    writeFileSync(
+      request,
+      JSON.stringify({
+        model_dir: modelDir,
+        examples: asRequest(examples),
+        anchor_sets: anchors.map((a) => ({ weight: a.spec.weight, examples: asRequest(a.examples) })),
+      }),
+    );
+    torch = JSON.parse(await runPython(setup.python ?? process.env['SAFESIFT_REFERENCE_PYTHON'] ?? '/usr/bin/python3', [PAPER_LOOP, request])) as TorchLoopResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.error(`  paper loop (PyTorch ${torch.torch}, ${torch.threads} threads): ${torch.examples_per_s.toFixed(2)} ex/s`);
+
+  const exact: ProbeConfig = { probe: 'all', projection: { kind: 'none' } };
+  const configs = [exact, ...setup.configs.filter((c) => !(c.probe === 'all' && c.projection.kind === 'none'))];
+  const rows: PaperLoopRow[] = [];
+  let check = { spearman: NaN, maxAbsDiff: NaN };
+  for (const config of configs) {
+    const model = await OnnxFeatureModel.open(checkpoint, config);
+    // Timed like the loop: featurization plus normalise-and-dot.
+    const { scores, seconds } = await streamGradientScores(model, anchors, examples, batchSize, true);
+    await model.close();
+    if (config === exact) {
+      check = { spearman: spearman(scores, torch.scores), maxAbsDiff: Math.max(...torch.scores.map((s, i) => Math.abs(s - scores[i]!))) };
+    }
+    const examplesPerSecond = examples.length / seconds;
+    rows.push({ probe: config.probe, projection: describeProjection(config.projection), examplesPerSecond, speedup: examplesPerSecond / torch.examples_per_s });
+    console.error(`  safesift ${config.probe} ${describeProjection(config.projection)}: ${examplesPerSecond.toFixed(2)} ex/s (${(examplesPerSecond / torch.examples_per_s).toFixed(1)}×)`);
+  }
+  await checkpoint.close();
+  const { scores: _scores, ...torchSummary } = torch;
+  return { examples: examples.length, batchSize, torch: torchSummary, rows, check };
+}
