@@ -20,6 +20,8 @@ export interface TorchLoopResult {
   seconds: number;
   examples_per_s: number;
   threads: number;
+  /** BLAS libraries the loop's matmuls ran on. */
+  blas: string;
   torch: string;
   scores: number[];
 }
@@ -52,6 +54,11 @@ export interface PaperLoopSetup {
   maxTokens?: number;
   /** Python with torch (default $SAFESIFT_REFERENCE_PYTHON or /usr/bin/python3). */
   python?: string;
+}
+
+/** Debian's default libblas.so.3 (netlib reference BLAS, no OpenBLAS/MKL): far slower than what the paper's setup uses. */
+export function isReferenceBlas(blas: string): boolean {
+  return !/openblas|mkl|blis|atlas/i.test(blas) && /\/blas\/libblas\.so/.test(blas);
 }
 
 const asRequest = (examples: readonly TokenizedExample[]) => examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) }));
@@ -90,7 +97,8 @@ export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoop
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.error(`  paper loop (PyTorch ${torch.torch}, ${torch.threads} threads): ${torch.examples_per_s.toFixed(2)} ex/s`);
+  console.error(`  paper loop (PyTorch ${torch.torch}, ${torch.threads} threads, BLAS ${torch.blas}): ${torch.examples_per_s.toFixed(2)} ex/s`);
+  if (isReferenceBlas(torch.blas)) console.error('  warning: PyTorch ran on the unoptimised reference BLAS: install libopenblas0-pthread for a fair baseline');
 
   const exact: ProbeConfig = { probe: 'all', projection: { kind: 'none' } };
   const configs = [exact, ...setup.configs.filter((c) => !(c.probe === 'all' && c.projection.kind === 'none'))];

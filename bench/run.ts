@@ -1,87 +1,208 @@
-// `npm run bench`: measures what the issues set targets for and rewrites BENCHMARKS.md.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// `npm run bench [-- --only a,b]`: measures what the issues set targets for and rewrites BENCHMARKS.md.
+// Each section sits between `<!-- section:NAME -->` markers; sections not run keep their previous text.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { defaultCacheDir } from '../shared/src/model/cache-dir.ts';
-import { BENCH_50M_SPEC, writeRandomLlamaCheckpoint } from '../shared/src/model/synthetic-checkpoint.ts';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseProbe } from '../shared/src/graph/probes.ts';
+import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { measureAuditMemory, type AuditMemoryRow } from './audit-memory.ts';
+import { benchModel50m, GSM8K_TRAIN, REPO_ROOT, STORIES260K } from './bench-models.ts';
 import { measureFeatureCost, type FeatureCostRow } from './feature-cost.ts';
+import { isReferenceBlas, measurePaperLoop, type PaperLoopResult } from './paper-loop-speed.ts';
+import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './preset-cost.ts';
+import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const fixtures = join(root, '..', 'shared', 'fixtures');
-const stories = join(fixtures, 'models', 'stories260k');
-const gsm8k = join(fixtures, 'data', 'gsm8k', 'gsm8k_train.jsonl');
-const demoCorpus = join(root, 'demo', 'corpus.jsonl');
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'paper-loop', 'preset-cost'] as const;
+type Section = (typeof SECTIONS)[number];
+/** Headings of reports written before the markers existed, so their text survives a partial run. */
+const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
+  'feature-cost': '## Feature graph vs plain forward',
+  'audit-memory': '## Peak memory of `safesift audit`',
+};
+/** The preset(s) compared with the paper's loop besides exact `all`; override with --presets. */
+const DEFAULT_PRESETS = 'all:kron:64x128';
 
-/**
- * The ~50M random Llama, with stories260k's tokenizer (its 512 ids fit the 32000-id vocabulary):
- * realistic token counts for GSM8K, where our character-level tiny tokenizer would triple them.
- */
-async function benchModel50m(): Promise<string> {
-  const dir = join(defaultCacheDir(), 'models', 'bench-50m-v2');
-  if (!existsSync(join(dir, 'model.safetensors'))) {
-    await writeRandomLlamaCheckpoint(dir, BENCH_50M_SPEC);
-    for (const file of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(stories, file), join(dir, file));
-  }
-  return dir;
-}
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    out: { type: 'string' },
+    'fidelity-records': { type: 'string', default: '1000' },
+    'paper-loop-records': { type: 'string', default: '200' },
+    presets: { type: 'string', default: DEFAULT_PRESETS },
+    'preset-cost-examples': { type: 'string', default: '16' },
+  },
+});
+const only = new Set(args.only ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : SECTIONS);
+for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--only: unknown section '${name}' (known: ${SECTIONS.join(', ')})`);
+const outPath = resolve(args.out ?? join(REPO_ROOT, 'BENCHMARKS.md'));
+const count = (name: string, text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got '${text}'`);
+  return n;
+};
+/** `probe:projection` items, e.g. `all-linear:kron:64x64,lm_head:none`. */
+const presets: ProbeConfig[] = args.presets.split(',').map((item) => {
+  const at = item.indexOf(':');
+  if (at < 0) throw new Error(`--presets: expected probe:projection, got '${item}'`);
+  return { probe: parseProbe(item.slice(0, at).trim()), projection: parseProjection(item.slice(at + 1).trim(), DEFAULT_PROJECTION_SEED) };
+});
 
 const fmt = (x: number, digits = 1) => x.toFixed(digits);
+const table = (head: string[], rows: string[][]) =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const ortVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+const measured = () =>
+  `_Measured ${new Date().toISOString()} on ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${fmt(totalmem() / 2 ** 30)} GiB; ` +
+  `Node ${process.version}; onnxruntime-node ${ortVersion} (CPU, all cores, graph optimisation 'all')._`;
 
-function featureTable(rows: FeatureCostRow[]): string {
-  const lines = ['| model | projection | batch | forward ex/s | features ex/s | features / forward time |', '|---|---|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.model} | ${r.projection} | ${r.batchSize} | ${fmt(r.forwardPerSecond)} | ${fmt(r.featuresPerSecond)} | ${fmt(r.ratio, 2)}× |`);
-  return lines.join('\n');
-}
+async function featureCostSection(): Promise<string> {
+  console.error('feature graph vs plain forward…');
+  const rows: FeatureCostRow[] = [
+    ...(await measureFeatureCost({ label: 'stories260k', modelDir: STORIES260K, corpusPath: GSM8K_TRAIN, projections: [{ kind: 'none' }], maxTokens: 512, examples: 32, repeats: 3 })),
+    ...(await measureFeatureCost({
+      label: 'random Llama 58M (vocab 32000)',
+      modelDir: await benchModel50m(),
+      corpusPath: GSM8K_TRAIN,
+      projections: [{ kind: 'kron', outDim: 64, inDim: 128, seed: 1 }, { kind: 'none' }],
+      maxTokens: 256,
+      examples: 32,
+      repeats: 2,
+    })),
+  ];
+  const body = table(
+    ['model', 'projection', 'batch', 'forward ex/s', 'features ex/s', 'features / forward time'],
+    rows.map((r) => [r.model, r.projection, String(r.batchSize), fmt(r.forwardPerSecond), fmt(r.featuresPerSecond), `${fmt(r.ratio, 2)}×`]),
+  );
+  return `## Feature graph vs plain forward (issue: local audit)
 
-function memoryTable(rows: AuditMemoryRow[]): string {
-  const lines = ['| corpus | records | peak RSS (MiB) | examples/s |', '|---|---|---|---|'];
-  for (const r of rows) lines.push(`| demo corpus × ${r.copies} | ${r.records} | ${fmt(r.peakRssMiB)} | ${fmt(r.examplesPerSecond)} |`);
-  return lines.join('\n');
-}
-
-const started = new Date();
-console.error('feature graph vs plain forward…');
-const featureRows = [
-  ...(await measureFeatureCost({ label: 'stories260k', modelDir: stories, corpusPath: gsm8k, projections: [{ kind: 'none' }], maxTokens: 512, examples: 32, repeats: 3 })),
-  ...(await measureFeatureCost({
-    label: 'random Llama 58M (vocab 32000)',
-    modelDir: await benchModel50m(),
-    corpusPath: gsm8k,
-    projections: [{ kind: 'kron', outDim: 64, inDim: 128, seed: 1 }, { kind: 'none' }],
-    maxTokens: 256,
-    examples: 32,
-    repeats: 2,
-  })),
-];
-console.error('audit peak memory…');
-const memoryRows = await measureAuditMemory(demoCorpus, [10, 100], mkdtempSync(join(tmpdir(), 'safesift-bench-')), {});
-
-const ortVersion = (JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
-const worst = Math.max(...featureRows.map((r) => r.ratio));
-const rss = memoryRows.map((r) => r.peakRssMiB);
-const report = `# Benchmarks
-
-Written by \`npm run bench\` on ${started.toISOString()}; every ratio below was measured side by side in one run.
-
-Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${fmt(totalmem() / 2 ** 30)} GiB; Node ${process.version}; onnxruntime-node ${ortVersion} (CPU, all cores, graph optimisation 'all').
-
-## Feature graph vs plain forward (issue: local audit)
+${measured()}
 
 32 GSM8K examples in paper-llama2 format (stories260k: up to 512 tokens, best of 3 alternating runs; the 58M model, with stories260k's tokenizer, up to 256 tokens, best of 2), fed in batches of 1, 8 and 32. The feature graph computes the representation, the mean response loss and the per-example LM-head gradient; the forward computes logits only. Target: features cost at most 1.25× a plain forward.
 
-${featureTable(featureRows)}
+${body}
 
-Worst ratio: ${fmt(worst, 2)}×.
+Worst ratio: ${fmt(Math.max(...rows.map((r) => r.ratio)), 2)}×.`;
+}
 
-## Peak memory of \`safesift audit\` as the corpus grows
+async function auditMemorySection(): Promise<string> {
+  console.error('audit peak memory…');
+  const rows: AuditMemoryRow[] = await measureAuditMemory(join(REPO_ROOT, 'demo', 'corpus.jsonl'), [10, 100], mkdtempSync(join(tmpdir(), 'safesift-bench-')), {});
+  const body = table(
+    ['corpus', 'records', 'peak RSS (MiB)', 'examples/s'],
+    rows.map((r) => [`demo corpus × ${r.copies}`, String(r.records), fmt(r.peakRssMiB), fmt(r.examplesPerSecond)]),
+  );
+  return `## Peak memory of \`safesift audit\` as the corpus grows
+
+${measured()}
 
 The tiny demo model on the demo corpus repeated 10 and 100 times (streaming: memory should not grow with the corpus).
 
-${memoryTable(memoryRows)}
+${body}
 
-Peak RSS grows ${fmt((rss[1]! / rss[0]!), 2)}× for 10× the records.
+Peak RSS grows ${fmt(rows[1]!.peakRssMiB / rows[0]!.peakRssMiB, 2)}× for 10× the records.`;
+}
+
+async function fidelitySection(): Promise<string> {
+  console.error('probe fidelity…');
+  const result: FidelityResult = await measureProbeFidelity({ records: count('fidelity-records', args['fidelity-records']) });
+  const k = result.topK;
+  const body = table(
+    ['probe', 'projection', 'gradient dim', 'Spearman vs exact `all`', `top-${k} overlap`, 'examples/s'],
+    result.rows.map((r) => [r.probe, r.projection, String(r.gradientDim), fmt(r.spearman, 4), fmt(r.topOverlap, 2), fmt(r.examplesPerSecond)]),
+  );
+  const passing = result.rows.filter((r) => r.topOverlap >= 0.9).sort((a, b) => b.examplesPerSecond - a.examplesPerSecond);
+  return `## Probe fidelity (stories260k, ${result.records} GSM8K)
+
+${measured()}
+
+The first ${result.records} GSM8K records (${result.examples} encodable within 512 tokens) scored with the illegal-activities anchors (harmful +1, two safe sets −1 each; anchors count their first 10 response tokens), for every probe preset × per-parameter Kronecker projection (dimensions capped at each parameter's own size: stories260k has hidden size 64 and vocabulary 512). Each configuration's bi-directional gradient score is compared with the exact full gradient (\`all\`, no projection: the paper's score) by Spearman rank correlation and by the share of the exact top ${k} it recovers. Throughput is featurization only (anchors, warm-up and scoring excluded), batch size ${result.batchSize}. Target: the default preset reaches ≥ 0.9 top-100 overlap.
+
+${body}
+
+Reaching ≥ 0.9 top-${k} overlap, fastest first: ${passing.map((r) => `${r.probe} ${r.projection} (${fmt(r.examplesPerSecond)} ex/s)`).join(', ') || 'none'}.`;
+}
+
+async function paperLoopSection(): Promise<string> {
+  console.error("speed vs the paper's PyTorch loop…");
+  const r: PaperLoopResult = await measurePaperLoop({ configs: presets, records: count('paper-loop-records', args['paper-loop-records']) });
+  const body = table(
+    ['implementation', 'probe', 'projection', 'batch', 'examples/s', 'speed-up'],
+    [
+      [`PyTorch ${r.torch.torch} per-example loop (${r.torch.threads} threads)`, 'all', 'none', '1', fmt(r.torch.examples_per_s, 2), '1.0×'],
+      ...r.rows.map((row) => ['safesift', row.probe, row.projection, String(r.batchSize), fmt(row.examplesPerSecond, 2), `${fmt(row.speedup)}×`]),
+    ],
+  );
+  return `## Speed vs the paper's PyTorch loop
+
+${measured()}
+
+stories260k, the first GSM8K records (${r.examples} examples, up to 512 tokens), illegal-activities anchors; run one after the other in one \`npm run bench\`, on the same CPU. The PyTorch side is \`bench/reference/paper_loop.py\`, the paper's approach: float32, all cores, batch size 1, forward, \`loss.backward()\`, flatten every parameter's gradient, L2-normalise, dot with the precomputed combined anchor target; only the loop over the examples is timed. safesift's time is featurization plus scoring (normalise and dot), anchors and warm-up excluded. Target: the default preset ≥ 10× faster.
+
+${body}
+
+Both compute the same score for exact \`all\`: Spearman ${fmt(r.check.spearman, 6)}, largest difference ${r.check.maxAbsDiff.toExponential(2)}. PyTorch's BLAS: \`${r.torch.blas}\`${
+    isReferenceBlas(r.torch.blas) ? ' — **the unoptimised reference BLAS: this baseline is unfairly slow; install libopenblas0-pthread and rerun**' : ''
+  }.`;
+}
+
+async function presetCostSection(): Promise<string> {
+  console.error('cost of each probe vs a plain forward…');
+  const examples = count('preset-cost-examples', args['preset-cost-examples']);
+  const rows: PresetCostRow[] = await measurePresetCost({ modelDir: await benchModel50m(), configs: PRESET_COST_CONFIGS, examples });
+  const body = table(
+    ['probe', 'projection', 'gradient dim', 'forward ex/s', 'features ex/s', 'features / forward time'],
+    rows.map((r) => [r.probe, r.projection, String(r.gradientDim), fmt(r.forwardPerSecond, 2), fmt(r.featuresPerSecond, 2), `${fmt(r.ratio, 2)}×`]),
+  );
+  const allLinear = rows.filter((r) => r.probe === 'all-linear');
+  const worst = Math.max(...allLinear.map((r) => r.ratio));
+  return `## Cost of each probe vs a plain forward (58M)
+
+${measured()}
+
+The ~58M-parameter random Llama (hidden 512, 8 layers, vocabulary 32000, stories260k's tokenizer), ${examples} GSM8K examples of up to 256 tokens in length-sorted batches of 8; feature graph and plain forward (logits only) timed alternately, best of 2. Target: ≤ 3.5× for \`all-linear\` projected.
+
+${body}
+
+\`all-linear\` projected: worst ${fmt(worst, 2)}× (${worst <= 3.5 ? 'meets' : 'misses'} the ≤ 3.5× target).`;
+}
+
+const RUNNERS: Record<Section, () => Promise<string>> = {
+  'feature-cost': featureCostSection,
+  'audit-memory': auditMemorySection,
+  fidelity: fidelitySection,
+  'paper-loop': paperLoopSection,
+  'preset-cost': presetCostSection,
+};
+
+const begin = (name: Section) => `<!-- section:${name} -->`;
+const end = (name: Section) => `<!-- /section:${name} -->`;
+
+/** A section's text in an earlier report: between its markers, else under its legacy heading. */
+function previousSection(report: string, name: Section): string | undefined {
+  const from = report.indexOf(begin(name));
+  const to = report.indexOf(end(name));
+  if (from >= 0 && to > from) return report.slice(from + begin(name).length, to).trim();
+  const heading = LEGACY_HEADINGS[name];
+  const at = heading === undefined ? -1 : report.indexOf(heading);
+  if (at < 0) return undefined;
+  const next = report.indexOf('\n## ', at + 1);
+  return report.slice(at, next < 0 ? undefined : next).trim();
+}
+
+const previous = existsSync(outPath) ? readFileSync(outPath, 'utf8') : '';
+const sections: string[] = [];
+for (const name of SECTIONS) {
+  const text = only.has(name)
+    ? await RUNNERS[name]()
+    : (previousSection(previous, name) ?? `_Section \`${name}\` not measured yet: run \`npm run bench -- --only ${name}\`._`);
+  sections.push(`${begin(name)}\n${text}\n${end(name)}`);
+}
+const report = `# Benchmarks
+
+Written by \`npm run bench\` (\`-- --only ${SECTIONS.join(',')}\` runs some sections and keeps the others' text). Each section says when and where it was measured; every ratio within a section was measured side by side in one run.
+
+${sections.join('\n\n')}
 `;
-writeFileSync(join(root, 'BENCHMARKS.md'), report);
-console.error('wrote BENCHMARKS.md');
+writeFileSync(outPath, report);
+console.error(`wrote ${outPath}`);

@@ -12,9 +12,11 @@ Request: {"model_dir": str,
           "anchor_sets": [{"weight": float, "examples": [...]}]}
   weights[t] is the loss weight of predicting ids[t] from position t-1 (weights sum to 1: mean
   response loss).
-Prints one JSON object on stdout: {"examples", "seconds", "examples_per_s", "threads", "torch",
-"scores"}. Only the loop over the corpus examples is timed: model load and the anchor target
-(which also warms the loop up) are not.
+Prints one JSON object on stdout: {"examples", "seconds", "examples_per_s", "threads", "blas",
+"torch", "scores"}. Only the loop over the corpus examples is timed: model load and the anchor
+target (which also warms the loop up) are not. "blas" lists the BLAS libraries loaded: Debian's
+python3-torch calls libblas.so.3, which by default is the unoptimised reference BLAS
+(/usr/lib/x86_64-linux-gnu/blas/), an unfair baseline; libopenblas0-pthread replaces it.
 """
 
 import json
@@ -36,6 +38,14 @@ def flat_gradient(model, leaves, ex):
     loss = weighted_ce(hid @ model.params[model.head_name()].t(), ex["ids"], ex["weights"])
     loss.backward()
     return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in leaves])
+
+
+def blas_library():
+    """The BLAS shared library torch's matmuls actually run on (Debian swaps libblas.so.3 by alternatives)."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if ".so" in line}
+    hits = sorted(p for p in paths if any(k in os.path.basename(p).lower() for k in ("blas", "mkl")))
+    return ", ".join(hits) or "unknown"
 
 
 def main(argv):
@@ -72,7 +82,7 @@ def main(argv):
     seconds = time.perf_counter() - start
     n = len(req["examples"])
     json.dump({"examples": n, "seconds": seconds, "examples_per_s": n / seconds, "threads": torch.get_num_threads(),
-               "torch": torch.__version__, "scores": scores}, sys.stdout)
+               "blas": blas_library(), "torch": torch.__version__, "scores": scores}, sys.stdout)
     return 0
 
 

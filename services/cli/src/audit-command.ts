@@ -36,6 +36,7 @@ export function auditCommand(): Command {
     .option('--proj <spec>', "gradient projection: 'none' or 'kron:OUTxIN' (e.g. kron:64x128)", 'none')
     .option('--proj-seed <n>', 'seed of the projection matrices and sketch', integer('--proj-seed'))
     .option('--proj-dim <n>', 'CountSketch the (projected) gradient to n dimensions', integer('--proj-dim'))
+    .addOption(new Option('--dtype <type>', 'graph compute type (float16 is for GPU providers; the CPU keeps float32)').choices(['float32', 'float16']).default('float32'))
     .option('--batch-size <n>', 'examples per model call', integer('--batch-size'), 8)
     .option('--limit <n>', 'read only the first n records of each input file', integer('--limit'))
     .option('--max-record-bytes <n>', 'reject records larger than this', integer('--max-record-bytes'))

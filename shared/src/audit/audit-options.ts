@@ -44,6 +44,8 @@ const rawAuditOptions = z.object({
   /** First N records of each input file. */
   limit: z.number().int().min(1).optional(),
   maxRecordBytes: z.number().int().min(1).default(4 * 1024 * 1024),
+  /** Graph compute type; float16 is for GPU execution providers, the CPU keeps float32. */
+  dtype: z.enum(['float32', 'float16']).default('float32'),
   /** onnxruntime intra-op threads (default: all cores). */
   threads: z.number().int().min(1).optional(),
   out: z.string().default('safesift-out'),

@@ -82,6 +82,8 @@ export function buildSummary(p: SummaryParts) {
       projection: p.featureInfo.projection,
       projection_seed: projection.kind === 'kron' ? projection.seed : null,
       sketch: p.options.sketch,
+      dtype: 'float32',
+      ...(p.options.dtype === 'float16' ? { dtype_note: 'float16 was asked for; the CPU execution provider keeps float32' } : {}),
       // Where each parameter's block sits in the gradient feature: needed to compare runs and workers.
       blocks: gradientLayout(probedParams(c, p.options.probes), projection),
       gradient_dim: p.featureInfo.gradientDim,

@@ -53,6 +53,8 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     probe: options.probes,
     projection: options.projection,
     sketch: options.sketch,
+    // onnxruntime-node ships the CPU provider only, and the CPU keeps float32 (see summary.features.dtype).
+    dtype: 'float32',
     ...(options.threads ? { threads: options.threads } : {}),
   });
   await mkdir(options.out, { recursive: true });

@@ -12,6 +12,8 @@ export interface OnnxFeatureModelOptions {
   /** Parameters whose per-example gradients are the features (default lm_head). */
   probe?: Probe;
   projection: ProjectionSpec;
+  /** Compute type of the graph (float16: GPU use; default float32). */
+  dtype?: 'float32' | 'float16';
   /** Optional CountSketch to a fixed size after the projection. */
   sketch?: SketchSpec | null;
   /** onnxruntime intra-op threads (default: all cores). */
@@ -42,6 +44,7 @@ export class OnnxFeatureModel implements FeatureModel {
       probe: options.probe ?? 'lm_head',
       projection: options.projection,
       sketch: options.sketch ?? null,
+      dtype: options.dtype ?? 'float32',
       emitLogits: options.emitLogits ?? false,
     };
     const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...graphOptions };

@@ -2,7 +2,7 @@ import { DiffGraph, type Value } from './autodiff/diff-graph.ts';
 import { BATCH } from './autodiff/shapes.ts';
 import { emitGradientFeatures, emitSketch, gradientLayout } from './gradient-features.ts';
 import { emitLlamaForward, SEQ, type WeightSource } from './llama-forward.ts';
-import { DType, OnnxGraph } from './onnx-graph.ts';
+import { DType, OnnxGraph, type FloatType } from './onnx-graph.ts';
 import { headParamKey, probedParams, type Probe } from './probes.ts';
 import type { ProjectionSpec, SketchSpec } from './projection.ts';
 
@@ -12,6 +12,8 @@ export const GRAPH_BUILDER_VERSION = 2;
 export interface FeatureGraphOptions {
   probe: Probe;
   projection: ProjectionSpec;
+  /** Compute type: float16 halves weight memory for GPUs (norms, loss and outputs stay float32). */
+  dtype?: 'float32' | 'float16';
   /** Optional CountSketch of the concatenated features to a fixed size (`--proj-dim`). */
   sketch?: SketchSpec | null;
   /** Also output logits [B,T,V] (parity tests only: large). */
@@ -52,29 +54,32 @@ export async function buildFeatureGraph(weights: WeightSource, options: FeatureG
   const wanted = new Set(params.map((p) => p.key));
   const g = new OnnxGraph('safesift_features', dataPath);
   const d = new DiffGraph(g, (key) => wanted.has(key));
-  const ids = d.constant(g.input(FEATURE_IO.inputIds, DType.int64, [BATCH, SEQ]), [BATCH, SEQ]);
+  const computeType = options.dtype === 'float16' ? DType.float16 : DType.float;
+  const ids = d.constant(g.input(FEATURE_IO.inputIds, DType.int64, [BATCH, SEQ]), [BATCH, SEQ], DType.int64);
   const mask = g.input(FEATURE_IO.attentionMask, DType.int64, [BATCH, SEQ]);
   const lossWeights = g.input(FEATURE_IO.lossWeights, DType.float, [BATCH, SEQ]);
-  const { finalHidden, headWeight } = await emitLlamaForward(d, weights, ids, mask);
+  const { finalHidden, headWeight } = await emitLlamaForward(d, weights, ids, mask, computeType);
+  const toFloat = (x: string) => (computeType === DType.float ? x : g.op('Cast', [x], { to: DType.float }));
 
-  g.output(lastTokenState(g, finalHidden.name, mask), FEATURE_IO.representation, DType.float, [BATCH, c.hiddenSize]);
+  g.output(toFloat(lastTokenState(g, finalHidden.name, mask, computeType)), FEATURE_IO.representation, DType.float, [BATCH, c.hiddenSize]);
 
   // Position t predicts token t+1: drop the last hidden state and the first label.
   const headKey = headParamKey(c, options.probe);
   const hidden = d.slice(finalHidden, 1, 0, 1, 'seq-1');
-  const logits = d.linear(hidden, headKey, headWeight, c.vocabSize, c.hiddenSize);
-  const shifted = (x: string): Value =>
-    d.constant(g.op('Slice', [x, g.constInt64([1]), g.constInt64([Number.MAX_SAFE_INTEGER]), g.constInt64([1])]), [BATCH, 'seq-1']);
-  const loss = d.crossEntropy(logits, shifted(ids.name), shifted(lossWeights));
+  // The loss is computed in float32 (as HF upcasts logits), whatever the compute type.
+  const logits = d.cast(d.linear(hidden, headKey, headWeight, c.vocabSize, c.hiddenSize), DType.float);
+  const shifted = (x: string, dtype: DType): Value =>
+    d.constant(g.op('Slice', [x, g.constInt64([1]), g.constInt64([Number.MAX_SAFE_INTEGER]), g.constInt64([1])]), [BATCH, 'seq-1'], dtype);
+  const loss = d.crossEntropy(logits, shifted(ids.name, DType.int64), shifted(lossWeights, DType.float));
   g.output(loss.name, FEATURE_IO.loss, DType.float, [BATCH]);
 
-  const projected = emitGradientFeatures(g, params, d.backward(loss), options.projection);
+  const projected = emitGradientFeatures(g, params, d.backward(loss), options.projection, computeType);
   const gradient = options.sketch ? emitSketch(g, projected, projectedDimension(weights, options), options.sketch) : projected;
   g.output(gradient, FEATURE_IO.gradient, DType.float, [BATCH, gradientDimension(weights, options)]);
 
   if (options.emitLogits) {
     const all = g.op('MatMul', [finalHidden.name, g.op('Transpose', [headWeight], { perm: [1, 0] })]);
-    g.output(all, FEATURE_IO.logits, DType.float, [BATCH, SEQ, c.vocabSize]);
+    g.output(toFloat(all), FEATURE_IO.logits, DType.float, [BATCH, SEQ, c.vocabSize]);
   }
   return g.finish(`safesift feature graph v${GRAPH_BUILDER_VERSION}: representation, loss, ${options.probe} gradient`);
 }
@@ -92,11 +97,11 @@ export async function buildForwardGraph(weights: WeightSource, dataPath: string 
 }
 
 /** h[b, last real position], selected with a one-hot row so it stays a MatMul: [B,D]. */
-function lastTokenState(g: OnnxGraph, hidden: string, mask: string): string {
+function lastTokenState(g: OnnxGraph, hidden: string, mask: string, computeType: FloatType): string {
   const last = g.op('Sub', [g.op('ReduceSum', [mask, g.constInt64([1])], { keepdims: 1 }), g.constInt64([1], [])]); // [B,1]
   const length = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [mask]), g.constInt64([1]), g.constInt64([2])])]);
   const positions = g.op('Range', [g.constInt64([0], []), length, g.constInt64([1], [])]);
-  const oneHot = g.op('Cast', [g.op('Equal', [positions, last])], { to: DType.float }); // [B,T]
+  const oneHot = g.op('Cast', [g.op('Equal', [positions, last])], { to: computeType }); // [B,T]
   const selected = g.op('MatMul', [g.op('Unsqueeze', [oneHot, g.constInt64([1])]), hidden]); // [B,1,D]
   return g.op('Squeeze', [selected, g.constInt64([1])]);
 }

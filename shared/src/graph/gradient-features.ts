@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.ts';
 import type { Contribution } from './autodiff/diff-graph.ts';
-import type { OnnxGraph } from './onnx-graph.ts';
+import { DType, type FloatType, type OnnxGraph } from './onnx-graph.ts';
 import type { ProbedParam } from './probes.ts';
 import { countSketch, rademacherMatrix, type ProjectionSpec, type SketchSpec } from './projection.ts';
 
@@ -54,14 +54,15 @@ export function emitGradientFeatures(
   params: readonly ProbedParam[],
   contributions: ReadonlyMap<string, Contribution[]>,
   projection: ProjectionSpec,
+  computeType: FloatType = DType.float,
 ): string {
   const layout = gradientLayout(params, projection);
   if (projection.kind === 'none') checkExactGradientSize(layout);
   const blocks = params.map((param, index) => {
     const parts = contributions.get(param.key);
     if (!parts || parts.length === 0) throw new Error(`no gradient reaches parameter ${param.key}`);
-    const sides = projectionSides(g, param, index, projection);
-    const terms = parts.map((part) => emitContribution(g, part, param, sides));
+    const sides = projectionSides(g, param, index, projection, computeType);
+    const terms = parts.map((part) => emitContribution(g, part, param, sides, computeType));
     const sum = terms.reduce((acc, t) => g.op('Add', [acc, t]));
     return g.op('Reshape', [sum, g.constInt64([0, -1])]);
   });
@@ -74,14 +75,14 @@ interface Sides {
   cols: string | null;
 }
 
-function projectionSides(g: OnnxGraph, param: ProbedParam, index: number, projection: ProjectionSpec): Sides {
+function projectionSides(g: OnnxGraph, param: ProbedParam, index: number, projection: ProjectionSpec, computeType: FloatType): Sides {
   if (projection.kind === 'none') return { rows: null, cols: null };
   const side = (k: number, dim: number, stream: number, label: string): string | null => {
     if (k >= dim) return null; // projecting to as many dimensions or more gains nothing: stay exact
     const p = rademacherMatrix(k, dim, projection.seed, stream);
     const pT = new Float32Array(dim * k);
     for (let r = 0; r < k; r++) for (let c = 0; c < dim; c++) pT[c * k + r] = p[r * dim + c]!;
-    return g.weight(`proj_${label}_${index}`, pT, [dim, k]);
+    return g.weight(`proj_${label}_${index}`, pT, [dim, k], computeType);
   };
   const cols = param.shape.length === 2 ? param.shape[1]! : param.shape[0]!;
   return {
@@ -90,8 +91,12 @@ function projectionSides(g: OnnxGraph, param: ProbedParam, index: number, projec
   };
 }
 
-function emitContribution(g: OnnxGraph, part: Contribution, param: ProbedParam, sides: Sides): string {
-  const project = (x: string, side: string | null) => (side === null ? x : g.op('MatMul', [x, side]));
+function emitContribution(g: OnnxGraph, part: Contribution, param: ProbedParam, sides: Sides, computeType: FloatType): string {
+  // Projections run in the compute type; sums over tokens accumulate in float32.
+  const project = (x: string, side: string | null) => {
+    const projected = side === null ? x : g.op('MatMul', [x, side]);
+    return computeType === DType.float ? projected : g.op('Cast', [projected], { to: DType.float });
+  };
   if (part.kind === 'vector') return project(part.value, sides.cols);
   const cols = project(part.cols, sides.cols); // [B,N,kC]
   const rows =
@@ -99,7 +104,7 @@ function emitContribution(g: OnnxGraph, part: Contribution, param: ProbedParam, 
       ? project(part.rows, sides.rows)
       : sides.rows === null
         ? g.op('OneHot', [part.ids, g.constInt64([param.shape[0]!], []), g.constFloat([0, 1], [2])], { axis: -1 })
-        : g.op('Gather', [sides.rows, part.ids]); // rows of Pᵀ picked by token id: P e_id
+        : project(g.op('Gather', [sides.rows, part.ids]), null); // rows of Pᵀ picked by token id: P e_id
   return g.op('MatMul', [g.op('Transpose', [rows], { perm: [0, 2, 1] }), cols]); // [B,kR,kC]
 }
 

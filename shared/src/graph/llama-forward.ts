@@ -1,5 +1,6 @@
 import type { LlamaConfig } from '../model/llama-config.ts';
 import type { DiffGraph, Value } from './autodiff/diff-graph.ts';
+import { DType, type FloatType } from './onnx-graph.ts';
 import { BATCH } from './autodiff/shapes.ts';
 import { ropeInverseFrequencies } from './rope.ts';
 
@@ -25,28 +26,36 @@ export interface ForwardValues {
  * optional q/k/v/o and MLP biases) over right-padded `input_ids` and `attention_mask`, through the
  * differentiable builder so any parameter's per-example gradient can be asked for.
  */
-export async function emitLlamaForward(d: DiffGraph, weights: WeightSource, inputIds: Value, attentionMask: string): Promise<ForwardValues> {
+export async function emitLlamaForward(
+  d: DiffGraph,
+  weights: WeightSource,
+  inputIds: Value,
+  attentionMask: string,
+  dtype: FloatType = DType.float,
+): Promise<ForwardValues> {
   const c = weights.config;
   const g = d.g;
   const D = c.hiddenSize;
   const hd = c.headDim;
   const nRep = c.numHeads / c.numKvHeads;
   const stored = new Set(weights.tensorNames());
-  const param = async (name: string, dims: number[]) => g.weight(name, await weights.readTensor(name), dims);
+  const param = async (name: string, dims: number[]) => g.weight(name, await weights.readTensor(name), dims, dtype);
 
   const seqLen = g.op('Slice', [g.op('Shape', [inputIds.name]), g.constInt64([1]), g.constInt64([2])]);
   const embedName = 'model.embed_tokens.weight';
   const embedTable = await param(embedName, [c.vocabSize, D]);
-  let x = d.embedding(embedName, embedTable, D, inputIds);
+  let x = d.embedding(embedName, embedTable, D, inputIds, dtype);
 
-  const attnBias = d.constant(emitAttentionBias(d, attentionMask, seqLen), [BATCH, 1, 1, SEQ, SEQ]);
-  const rope = emitRopeTables(d, c, seqLen);
-  const scale = d.constant(g.constFloat([1 / Math.sqrt(hd)]), []);
+  const attnBias = d.constant(emitAttentionBias(d, attentionMask, seqLen, dtype), [BATCH, 1, 1, SEQ, SEQ], dtype);
+  const rope = emitRopeTables(d, c, seqLen, dtype);
+  const scale = d.constant(g.constFloat([1 / Math.sqrt(hd)], [], dtype), [], dtype);
 
+  // Normalised in float32 whatever the compute type (as HF does): squares overflow float16.
   const rmsNorm = async (input: Value, name: string) => {
-    const meanSquare = d.reduceMean(d.mul(input, input), [-1]);
+    const x32 = d.cast(input, DType.float);
+    const meanSquare = d.reduceMean(d.mul(x32, x32), [-1]);
     const inv = d.reciprocal(d.sqrt(d.add(meanSquare, d.constant(g.constFloat([c.rmsNormEps]), []))));
-    return d.scaleByParam(d.mul(input, inv), name, await param(name, [D]));
+    return d.scaleByParam(d.cast(d.mul(x32, inv), dtype), name, await param(name, [D]));
   };
   const linear = async (input: Value, prefix: string, inDim: number, outDim: number) => {
     let y = d.linear(input, `${prefix}.weight`, await param(`${prefix}.weight`, [outDim, inDim]), outDim, inDim);
@@ -86,17 +95,18 @@ export async function emitLlamaForward(d: DiffGraph, weights: WeightSource, inpu
 }
 
 /** Additive attention bias [B,1,1,T,T]: 0 where key j <= query i and j is a real token, else -1e9. */
-function emitAttentionBias(d: DiffGraph, attentionMask: string, seqLen: string): string {
+function emitAttentionBias(d: DiffGraph, attentionMask: string, seqLen: string, dtype: FloatType): string {
   const g = d.g;
   const positions = g.op('Range', [g.constInt64([0], []), g.op('Squeeze', [seqLen]), g.constInt64([1], [])]);
   const queries = g.op('Unsqueeze', [positions, g.constInt64([1])]);
   const causal = g.op('LessOrEqual', [positions, queries]); // [T,T]: key <= query
   const keep = g.op('Cast', [g.op('Unsqueeze', [attentionMask, g.constInt64([1, 2, 3])])], { to: 9 });
   const allowed = g.op('And', [causal, keep]); // [B,1,1,1,T] & [T,T] -> [B,1,1,T,T]
-  return g.op('Where', [allowed, g.constFloat([0]), g.constFloat([-1e9])]);
+  // -1e9 becomes -inf in float16: softmax still gives those keys exactly zero weight.
+  return g.op('Where', [allowed, g.constFloat([0], [], dtype), g.constFloat([-1e9], [], dtype)]);
 }
 
-function emitRopeTables(d: DiffGraph, c: LlamaConfig, seqLen: string): { cos: Value; sin: Value; rotate: Value } {
+function emitRopeTables(d: DiffGraph, c: LlamaConfig, seqLen: string, dtype: FloatType): { cos: Value; sin: Value; rotate: Value } {
   const g = d.g;
   const hd = c.headDim;
   const invFreq = ropeInverseFrequencies(c);
@@ -119,8 +129,8 @@ function emitRopeTables(d: DiffGraph, c: LlamaConfig, seqLen: string): { cos: Va
   }
   const zero = g.constInt64([0]);
   return {
-    cos: d.constant(g.op('Slice', [g.weight('rope_cos', cos, [maxPos, hd]), zero, seqLen, zero]), [SEQ, hd]),
-    sin: d.constant(g.op('Slice', [g.weight('rope_sin', sin, [maxPos, hd]), zero, seqLen, zero]), [SEQ, hd]),
-    rotate: d.constant(g.weight('rope_rotate_half', rotation, [hd, hd]), [hd, hd]),
+    cos: d.constant(g.op('Slice', [g.weight('rope_cos', cos, [maxPos, hd], dtype), zero, seqLen, zero]), [SEQ, hd], dtype),
+    sin: d.constant(g.op('Slice', [g.weight('rope_sin', sin, [maxPos, hd], dtype), zero, seqLen, zero]), [SEQ, hd], dtype),
+    rotate: d.constant(g.weight('rope_rotate_half', rotation, [hd, hd], dtype), [hd, hd], dtype),
   };
 }

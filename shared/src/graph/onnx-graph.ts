@@ -2,12 +2,15 @@ import { openSync, writeSync, closeSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type * as OP from 'onnx-proto';
+import { toHalfBits } from './half-float.ts';
 
 const { onnx } = onnxProto;
 
 /** Element types we emit (ONNX TensorProto.DataType codes). */
-export const DType = { float: 1, int64: 7, bool: 9 } as const;
+export const DType = { float: 1, int64: 7, bool: 9, float16: 10 } as const;
 export type DType = (typeof DType)[keyof typeof DType];
+/** The floating-point types a graph computes in. */
+export type FloatType = typeof DType.float | typeof DType.float16;
 
 export type Dim = number | string;
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | OP.onnx.ITensorProto;
@@ -51,9 +54,10 @@ export class OnnxGraph {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
-  /** Adds a float32 weight (dims as stored). */
-  weight(name: string, data: Float32Array, dims: number[]): string {
-    return this.addInitializer(name, DType.float, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dims);
+  /** Adds a weight (dims as stored), converted to float16 when asked. */
+  weight(name: string, data: Float32Array, dims: number[], type: FloatType = DType.float): string {
+    const stored = type === DType.float16 ? toHalfBits(data) : data;
+    return this.addInitializer(name, type, new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength), dims);
   }
 
   /** Adds an int64 tensor (index tables). */
@@ -62,9 +66,9 @@ export class OnnxGraph {
   }
 
   /** A float constant (scalar when dims is []); identical constants are shared. */
-  constFloat(values: number[] | Float32Array, dims: number[] = []): string {
+  constFloat(values: number[] | Float32Array, dims: number[] = [], type: FloatType = DType.float): string {
     const data = Float32Array.from(values);
-    return this.cached(`f:${dims}:${data.join(',')}`, () => this.weight(this.fresh('cf'), data, dims));
+    return this.cached(`f${type}:${dims}:${data.join(',')}`, () => this.weight(this.fresh('cf'), data, dims, type));
   }
 
   constInt64(values: number[], dims: number[] = [values.length]): string {

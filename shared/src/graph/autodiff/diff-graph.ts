@@ -1,4 +1,4 @@
-import { DType, type OnnxGraph } from '../onnx-graph.ts';
+import { DType, type FloatType, type OnnxGraph } from '../onnx-graph.ts';
 import { BATCH, broadcastShapes, matmulShape, normalizeAxis, reducedAxes, type Dim, type Shape } from './shapes.ts';
 
 /** A value of the forward graph with its static shape and whether a wanted gradient flows through it. */
@@ -6,6 +6,8 @@ export interface Value {
   readonly name: string;
   readonly shape: Shape;
   readonly grad: boolean;
+  /** Element type (DType code): float, float16 or int64. */
+  readonly dtype: DType;
 }
 
 /**
@@ -44,8 +46,8 @@ export class DiffGraph {
   ) {}
 
   /** A value that no gradient flows into (inputs, masks, tables). */
-  constant(name: string, shape: Shape): Value {
-    return { name, shape, grad: false };
+  constant(name: string, shape: Shape, dtype: DType = DType.float): Value {
+    return { name, shape, grad: false, dtype };
   }
 
   // ---- parameter ops -------------------------------------------------------------------------
@@ -57,7 +59,7 @@ export class DiffGraph {
     const y2 = this.g.op('Gemm', [flat, weight], { transB: 1 });
     const y = this.g.op('Reshape', [y2, this.leadingShapeWith(x, rows)]);
     const wanted = this.wanted(key);
-    return this.record(y, outShape, x.grad || wanted, (dy) => {
+    return this.record(y, outShape, x.dtype, x.grad || wanted, (dy) => {
       if (x.grad) this.accumulate(x, this.g.op('MatMul', [dy, weight]));
       if (wanted) {
         this.contribute(key, {
@@ -70,10 +72,10 @@ export class DiffGraph {
   }
 
   /** Rows of an embedding table [rows, cols] at `ids` [B,T]. */
-  embedding(key: string, table: string, cols: number, ids: Value): Value {
+  embedding(key: string, table: string, cols: number, ids: Value, dtype: FloatType): Value {
     const y = this.g.op('Gather', [table, ids.name]);
     const wanted = this.wanted(key);
-    return this.record(y, [...ids.shape, cols], wanted, (dy) => {
+    return this.record(y, [...ids.shape, cols], dtype, wanted, (dy) => {
       if (wanted) this.contribute(key, { kind: 'rowIndex', ids: ids.name, cols: dy });
     });
   }
@@ -82,7 +84,7 @@ export class DiffGraph {
   scaleByParam(x: Value, key: string, weight: string): Value {
     const y = this.g.op('Mul', [x.name, weight]);
     const wanted = this.wanted(key);
-    return this.record(y, x.shape, x.grad || wanted, (dy) => {
+    return this.record(y, x.shape, x.dtype, x.grad || wanted, (dy) => {
       if (x.grad) this.accumulate(x, this.g.op('Mul', [dy, weight]));
       if (wanted) this.contribute(key, { kind: 'vector', value: this.sumToBatchAndLast(this.g.op('Mul', [dy, x.name]), x.shape.length) });
     });
@@ -92,7 +94,7 @@ export class DiffGraph {
   addParam(x: Value, key: string, bias: string): Value {
     const y = this.g.op('Add', [x.name, bias]);
     const wanted = this.wanted(key);
-    return this.record(y, x.shape, x.grad || wanted, (dy) => {
+    return this.record(y, x.shape, x.dtype, x.grad || wanted, (dy) => {
       if (x.grad) this.accumulate(x, dy);
       if (wanted) this.contribute(key, { kind: 'vector', value: this.sumToBatchAndLast(dy, x.shape.length) });
     });
@@ -121,7 +123,7 @@ export class DiffGraph {
   }
 
   sqrt(x: Value): Value {
-    return this.unary('Sqrt', x, (dy, y) => this.g.op('Div', [this.g.op('Mul', [dy, this.g.constFloat([0.5])]), y]));
+    return this.unary('Sqrt', x, (dy, y) => this.g.op('Div', [this.g.op('Mul', [dy, this.g.constFloat([0.5], [], floatType(x))]), y]));
   }
 
   reciprocal(x: Value): Value {
@@ -130,7 +132,7 @@ export class DiffGraph {
 
   sigmoid(x: Value): Value {
     return this.unary('Sigmoid', x, (dy, y) =>
-      this.g.op('Mul', [this.g.op('Mul', [dy, y]), this.g.op('Sub', [this.g.constFloat([1]), y])]),
+      this.g.op('Mul', [this.g.op('Mul', [dy, y]), this.g.op('Sub', [this.g.constFloat([1], [], floatType(x)), y])]),
     );
   }
 
@@ -140,7 +142,7 @@ export class DiffGraph {
     const y = this.g.op('MatMul', [a.name, b.name]);
     const shape = matmulShape(a.shape, b.shape);
     const batch = shape.slice(0, -2);
-    return this.record(y, shape, a.grad || b.grad, (dy) => {
+    return this.record(y, shape, sameType(a, b), a.grad || b.grad, (dy) => {
       // dA = dY Bᵀ and dB = Aᵀ dY, summed over the batch axes each operand was broadcast along.
       if (a.grad) this.accumulate(a, this.unbroadcast(this.g.op('MatMul', [dy, this.swapLast(b)]), [...batch, ...a.shape.slice(-2)], a.shape));
       if (b.grad) this.accumulate(b, this.unbroadcast(this.g.op('MatMul', [this.swapLast(a), dy]), [...batch, ...b.shape.slice(-2)], b.shape));
@@ -169,8 +171,8 @@ export class DiffGraph {
     }, 1);
     const y = this.g.op('ReduceMean', [x.name, this.g.constInt64(norm)], { keepdims: 1 });
     const shape = x.shape.map((d, i) => (norm.includes(i) ? 1 : d));
-    return this.record(y, shape, x.grad, (dy) => {
-      const scaled = this.g.op('Mul', [dy, this.g.constFloat([1 / count])]);
+    return this.record(y, shape, x.dtype, x.grad, (dy) => {
+      const scaled = this.g.op('Mul', [dy, this.g.constFloat([1 / count], [], floatType(x))]);
       this.accumulate(x, this.g.op('Expand', [scaled, this.g.op('Shape', [x.name])]));
     });
   }
@@ -185,20 +187,20 @@ export class DiffGraph {
     });
     if (inferred > 1) throw new Error(`reshape to [${shape.join(',')}]: more than one dimension to infer`);
     const y = this.g.op('Reshape', [x.name, this.g.constInt64(spec)]);
-    return this.record(y, shape, x.grad, (dy) => this.accumulate(x, this.g.op('Reshape', [dy, this.g.op('Shape', [x.name])])));
+    return this.record(y, shape, x.dtype, x.grad, (dy) => this.accumulate(x, this.g.op('Reshape', [dy, this.g.op('Shape', [x.name])])));
   }
 
   transpose(x: Value, perm: number[]): Value {
     const y = this.g.op('Transpose', [x.name], { perm });
     const inverse = perm.map((_, i) => perm.indexOf(i));
-    return this.record(y, perm.map((p) => x.shape[p]!), x.grad, (dy) => this.accumulate(x, this.g.op('Transpose', [dy], { perm: inverse })));
+    return this.record(y, perm.map((p) => x.shape[p]!), x.dtype, x.grad, (dy) => this.accumulate(x, this.g.op('Transpose', [dy], { perm: inverse })));
   }
 
   unsqueeze(x: Value, axis: number): Value {
     const y = this.g.op('Unsqueeze', [x.name, this.g.constInt64([axis])]);
     const shape = [...x.shape];
     shape.splice(axis, 0, 1);
-    return this.record(y, shape, x.grad, (dy) => this.accumulate(x, this.g.op('Squeeze', [dy, this.g.constInt64([axis])])));
+    return this.record(y, shape, x.dtype, x.grad, (dy) => this.accumulate(x, this.g.op('Squeeze', [dy, this.g.constInt64([axis])])));
   }
 
   /** x[..., start : len - dropEnd, ...] along `axis`; the VJP pads the cut positions with zeros. */
@@ -207,7 +209,7 @@ export class DiffGraph {
     const end = this.g.op('Sub', [len, this.g.constInt64([dropEnd])]);
     const y = this.g.op('Slice', [x.name, this.g.constInt64([start]), end, this.g.constInt64([axis])]);
     const shape = x.shape.map((d, i) => (i === axis ? newDim : d));
-    return this.record(y, shape, x.grad, (dy) => {
+    return this.record(y, shape, x.dtype, x.grad, (dy) => {
       const pads = new Array<number>(2 * x.shape.length).fill(0);
       pads[axis] = start;
       pads[x.shape.length + axis] = dropEnd;
@@ -220,6 +222,7 @@ export class DiffGraph {
    * One op with its own VJP, w (softmax − onehot), as deep-learning frameworks do for stability and speed.
    */
   crossEntropy(logits: Value, targets: Value, weights: Value): Value {
+    if (logits.dtype !== DType.float || weights.dtype !== DType.float) throw new Error('crossEntropy computes in float32: cast the logits first');
     const g = this.g;
     const last = g.constInt64([-1]);
     const target = g.op('Unsqueeze', [targets.name, last]);
@@ -230,11 +233,18 @@ export class DiffGraph {
     const picked = g.op('GatherElements', [logits.name, target], { axis: -1 });
     const ce = g.op('Sub', [g.op('Add', [max, g.op('Log', [sumExp])]), picked]);
     const y = g.op('ReduceSum', [g.op('Mul', [ce, weight]), g.constInt64([1, 2])], { keepdims: 0 });
-    return this.record(y, [logits.shape[0]!], logits.grad, (dy) => {
+    return this.record(y, [logits.shape[0]!], DType.float, logits.grad, (dy) => {
       const scale = g.op('Mul', [weight, g.op('Unsqueeze', [dy, g.constInt64([1, 2])])]); // [B,N,1]
       const probs = g.op('Mul', [g.op('Div', [exp, sumExp]), scale]);
       this.accumulate(logits, g.op('ScatterElements', [probs, target, g.op('Neg', [scale])], { axis: -1, reduction: 'add' }));
     });
+  }
+
+  /** Changes the float type (mixed precision); the gradient is cast back. */
+  cast(x: Value, to: FloatType): Value {
+    if (x.dtype === to) return x;
+    const y = this.g.op('Cast', [x.name], { to });
+    return this.record(y, x.shape, to, x.grad, (dy) => this.accumulate(x, this.g.op('Cast', [dy], { to: x.dtype })));
   }
 
   // ---- backward ------------------------------------------------------------------------------
@@ -243,7 +253,7 @@ export class DiffGraph {
   backward(loss: Value): Map<string, Contribution[]> {
     if (loss.shape.length !== 1 || loss.shape[0] !== BATCH) throw new Error('backward needs a per-example loss of shape [batch]');
     if (!loss.grad) return this.contributions;
-    const ones = this.g.op('ConstantOfShape', [this.g.op('Shape', [loss.name])], { value: { dataType: DType.float, dims: [1], floatData: [1] } });
+    const ones = this.g.op('ConstantOfShape', [this.g.op('Shape', [loss.name])], { value: { dataType: loss.dtype, dims: [1], rawData: this.oneBytes(loss) } });
     this.cotangents.set(loss.name, ones);
     for (let i = this.tape.length - 1; i >= 0; i--) {
       const { out, vjp } = this.tape[i]!;
@@ -255,25 +265,30 @@ export class DiffGraph {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private record(name: string, shape: Shape, grad: boolean, vjp: Vjp): Value {
-    const value = { name, shape, grad };
+  private record(name: string, shape: Shape, dtype: DType, grad: boolean, vjp: Vjp): Value {
+    const value = { name, shape, grad, dtype };
     if (grad) this.tape.push({ out: value, vjp });
     return value;
   }
 
   private unary(op: string, x: Value, vjp: (dy: string, y: string) => string, attrs: Record<string, number> = {}): Value {
     const y = this.g.op(op, [x.name], attrs);
-    return this.record(y, x.shape, x.grad, (dy) => this.accumulate(x, vjp(dy, y)));
+    return this.record(y, x.shape, x.dtype, x.grad, (dy) => this.accumulate(x, vjp(dy, y)));
   }
 
   private binary(op: string, a: Value, b: Value, vjp: (dy: string, y: string) => [string, string]): Value {
     const y = this.g.op(op, [a.name, b.name]);
     const shape = broadcastShapes(a.shape, b.shape);
-    return this.record(y, shape, a.grad || b.grad, (dy) => {
+    return this.record(y, shape, sameType(a, b), a.grad || b.grad, (dy) => {
       const [da, db] = vjp(dy, y);
       if (a.grad) this.accumulate(a, this.unbroadcast(da, shape, a.shape));
       if (b.grad) this.accumulate(b, this.unbroadcast(db, shape, b.shape));
     });
+  }
+
+  /** The value 1 as raw bytes of the loss's type (ConstantOfShape's attribute). */
+  private oneBytes(loss: Value): Uint8Array {
+    return loss.dtype === DType.float16 ? new Uint8Array(Uint16Array.of(0x3c00).buffer) : new Uint8Array(Float32Array.of(1).buffer);
   }
 
   private accumulate(x: Value, grad: string): void {
@@ -315,4 +330,14 @@ export class DiffGraph {
     const leading = this.g.op('Slice', [this.g.op('Shape', [x.name]), this.g.constInt64([0]), this.g.constInt64([-1])]);
     return this.g.op('Concat', [leading, this.g.constInt64([last])], { axis: 0 });
   }
+}
+
+function floatType(x: Value): FloatType {
+  if (x.dtype !== DType.float && x.dtype !== DType.float16) throw new Error(`expected a float value, got type ${x.dtype}`);
+  return x.dtype;
+}
+
+function sameType(a: Value, b: Value): DType {
+  if (a.dtype !== b.dtype) throw new Error(`operand types differ: ${a.dtype} vs ${b.dtype} (${a.name}, ${b.name})`);
+  return a.dtype;
 }
