@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCacheDir } from '../shared/src/model/cache-dir.ts';
@@ -33,7 +34,8 @@ const CHILD = fileURLToPath(new URL('./build-graph-child.ts', import.meta.url));
 export async function measureLargeGraphBuild(): Promise<LargeGraphResult> {
   const dir = join(defaultCacheDir(), 'models', 'bench-large-v1');
   if (!existsSync(join(dir, 'model.safetensors'))) await writeRandomLlamaCheckpoint(dir, LARGE_SPEC);
-  const graphCache = join(defaultCacheDir(), 'bench-large-graphs');
+  // A fresh graph cache every run: the point is to measure a cold build.
+  const graphCache = mkdtempSync(join(tmpdir(), 'safesift-large-graph-'));
   const output = await new Promise<string>((resolve, reject) =>
     execFile(process.execPath, ['--import', 'tsx', CHILD, dir, 'all', 'kron:64x128', graphCache], { maxBuffer: 1 << 20 }, (error, stdout, stderr) =>
       error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
@@ -41,10 +43,12 @@ export async function measureLargeGraphBuild(): Promise<LargeGraphResult> {
   );
   const child = JSON.parse(output) as { graph: string; seconds: number; peakRssMiB: number };
   const config = await readLlamaConfig(join(dir, 'config.json'));
+  const graphDataBytes = statSync(`${child.graph}.data`).size;
+  rmSync(graphCache, { recursive: true, force: true });
   return {
     parameters: countParameters(config),
     checkpointGiB: statSync(join(dir, 'model.safetensors')).size / 2 ** 30,
-    graphDataGiB: statSync(`${child.graph}.data`).size / 2 ** 30,
+    graphDataGiB: graphDataBytes / 2 ** 30,
     buildSeconds: child.seconds,
     builderPeakRssMiB: child.peakRssMiB,
   };

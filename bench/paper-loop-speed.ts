@@ -11,7 +11,7 @@ import { openCheckpoint } from '../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../shared/src/prompt/tokenized.ts';
 import { GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, STORIES260K, tokenizeAnchorSets, tokenizeCorpus } from './bench-models.ts';
-import { spearman, streamGradientScores, type ProbeConfig } from './probe-fidelity.ts';
+import { spearman, streamGradientScores, topOverlap, type ProbeConfig } from './probe-fidelity.ts';
 
 const PAPER_LOOP = fileURLToPath(new URL('./reference/paper_loop.py', import.meta.url));
 
@@ -32,6 +32,9 @@ export interface PaperLoopRow {
   examplesPerSecond: number;
   /** safesift examples/s ÷ the PyTorch loop's. */
   speedup: number;
+  /** Agreement of this configuration's scores with the paper's (the PyTorch loop's). */
+  spearmanVsPaper: number;
+  topOverlapVsPaper: number;
 }
 
 export interface PaperLoopResult {
@@ -39,6 +42,8 @@ export interface PaperLoopResult {
   batchSize: number;
   torch: Omit<TorchLoopResult, 'scores'>;
   rows: PaperLoopRow[];
+  /** k of the top-k overlap column. */
+  topK: number;
   /** The exact `all` scores against the loop's: both compute the same score, so these must agree. */
   check: { spearman: number; maxAbsDiff: number };
 }
@@ -103,6 +108,7 @@ export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoop
   const exact: ProbeConfig = { probe: 'all', projection: { kind: 'none' } };
   const configs = [exact, ...setup.configs.filter((c) => !(c.probe === 'all' && c.projection.kind === 'none'))];
   const rows: PaperLoopRow[] = [];
+  const topK = Math.min(100, Math.floor(examples.length / 4));
   let check = { spearman: NaN, maxAbsDiff: NaN };
   for (const config of configs) {
     const model = await OnnxFeatureModel.open(checkpoint, config);
@@ -113,10 +119,17 @@ export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoop
       check = { spearman: spearman(scores, torch.scores), maxAbsDiff: Math.max(...torch.scores.map((s, i) => Math.abs(s - scores[i]!))) };
     }
     const examplesPerSecond = examples.length / seconds;
-    rows.push({ probe: config.probe, projection: describeProjection(config.projection), examplesPerSecond, speedup: examplesPerSecond / torch.examples_per_s });
+    rows.push({
+      probe: config.probe,
+      projection: describeProjection(config.projection),
+      examplesPerSecond,
+      speedup: examplesPerSecond / torch.examples_per_s,
+      spearmanVsPaper: spearman(scores, torch.scores),
+      topOverlapVsPaper: topOverlap(scores, torch.scores, topK),
+    });
     console.error(`  safesift ${config.probe} ${describeProjection(config.projection)}: ${examplesPerSecond.toFixed(2)} ex/s (${(examplesPerSecond / torch.examples_per_s).toFixed(1)}×)`);
   }
   await checkpoint.close();
   const { scores: _scores, ...torchSummary } = torch;
-  return { examples: examples.length, batchSize, torch: torchSummary, rows, check };
+  return { examples: examples.length, batchSize, torch: torchSummary, rows, topK, check };
 }

@@ -21,7 +21,7 @@ test('the issue command: 300 GSM8K records on stories260k give 300 scores and a 
   const summary = JSON.parse(result.stdout) as { counts: { scored: number; errors: number }; features: { probe: string }; model: { synthetic: boolean } };
   assert.equal(summary.counts.scored, 300);
   assert.equal(summary.counts.errors, 0);
-  assert.equal(summary.features.probe, 'lm_head');
+  assert.equal(summary.features.probe, 'all'); // the default: the paper's full gradient
   assert.equal(summary.model.synthetic, false);
 
   const scores = join(out, 'scores.parquet');

@@ -7,6 +7,19 @@ import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
 import { cosine } from '../../shared/src/scoring/vector-math.ts';
 import { GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../helpers/fixtures.ts';
 
+/** RMS over all pairs of the difference between approximate and exact cosine similarities. */
+function cosineRmsError(approximate: Float32Array[], exact: Float32Array[]): number {
+  let squared = 0;
+  let pairs = 0;
+  for (let a = 0; a < exact.length; a++) {
+    for (let b = a + 1; b < exact.length; b++) {
+      squared += (cosine(approximate[a]!, approximate[b]!) - cosine(exact[a]!, exact[b]!)) ** 2;
+      pairs++;
+    }
+  }
+  return Math.sqrt(squared / pairs);
+}
+
 /**
  * The in-graph Kronecker projection must preserve cosine similarities of the exact LM-head
  * gradients. A dense Rademacher projection to k dims has cosine error of RMS about sqrt(2/k)
@@ -32,15 +45,7 @@ test('projected LM-head gradients preserve pairwise cosine similarities', async 
     const projected = (await model.featurize(examples)).map((f) => f.gradient);
     await model.close();
     assert.equal(projected[0]!.length, outDim * inDim);
-    let squared = 0;
-    let pairs = 0;
-    for (let a = 0; a < examples.length; a++) {
-      for (let b = a + 1; b < examples.length; b++) {
-        squared += (cosine(projected[a]!, projected[b]!) - cosine(exact[a]!, exact[b]!)) ** 2;
-        pairs++;
-      }
-    }
-    return Math.sqrt(squared / pairs);
+    return cosineRmsError(projected, exact);
   };
 
   const small = await rmsError(128, 32);
@@ -69,15 +74,7 @@ test('the CountSketch of full gradients preserves pairwise cosine similarities',
   const exact = await features(null);
   const sketched = await features({ dim: 4096, seed: 7 });
   assert.equal(sketched[0]!.length, 4096);
-  let squared = 0;
-  let pairs = 0;
-  for (let a = 0; a < examples.length; a++) {
-    for (let b = a + 1; b < examples.length; b++) {
-      squared += (cosine(sketched[a]!, sketched[b]!) - cosine(exact[a]!, exact[b]!)) ** 2;
-      pairs++;
-    }
-  }
-  const rms = Math.sqrt(squared / pairs);
+  const rms = cosineRmsError(sketched, exact);
   assert.ok(rms <= 3 * Math.sqrt(2 / 4096), `sketch cosine RMS error ${rms}`);
   await checkpoint.close();
 });

@@ -41,6 +41,8 @@ test('scores.parquet equals the paper scores computed from PyTorch features', as
       limit: LIMIT,
       harmful: [ANCHORS.harmful],
       safe: [ANCHORS.safe1, ANCHORS.safe2],
+      probes: 'lm_head',
+      proj: 'none',
       out,
     }),
   );

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { compileAuditOptions, type RawAuditOptions } from '../../../shared/src/audit/audit-options.ts';
+import { compileAuditOptions, DEFAULT_PROBE, DEFAULT_PROJECTION, type RawAuditOptions } from '../../../shared/src/audit/audit-options.ts';
 import type { AuditSummary } from '../../../shared/src/audit/audit-summary.ts';
 import { runAudit } from '../../../shared/src/audit/run-audit.ts';
 import { ConfigError } from '../../../shared/src/errors.ts';
@@ -32,8 +32,8 @@ export function auditCommand(): Command {
     .option('--top-n <n>', 'representation score: mean of the top-n anchor similarities', integer('--top-n'), 1)
     .option('--max-tokens <n>', 'truncate examples to n tokens', integer('--max-tokens'), 512)
     .option('--anchor-tokens <n>', 'anchors count only their first n response tokens', integer('--anchor-tokens'), 10)
-    .addOption(new Option('--probes <preset>', 'parameters whose per-example gradients are the features').choices([...PROBES]).default('lm_head'))
-    .option('--proj <spec>', "gradient projection: 'none' or 'kron:OUTxIN' (e.g. kron:64x128)", 'none')
+    .addOption(new Option('--probes <preset>', 'parameters whose per-example gradients are the features').choices([...PROBES]).default(DEFAULT_PROBE))
+    .option('--proj <spec>', "gradient projection per parameter: 'none' (exact) or 'kron:OUTxIN'", DEFAULT_PROJECTION)
     .option('--proj-seed <n>', 'seed of the projection matrices and sketch', integer('--proj-seed'))
     .option('--proj-dim <n>', 'CountSketch the (projected) gradient to n dimensions', integer('--proj-dim'))
     .addOption(new Option('--dtype <type>', 'graph compute type (float16 is for GPU providers; the CPU keeps float32)').choices(['float32', 'float16']).default('float32'))

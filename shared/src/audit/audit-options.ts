@@ -6,6 +6,15 @@ import { PROBES } from '../graph/probes.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 
 /**
+ * Default gradient features: the paper's full gradient (every parameter), each parameter's gradient
+ * projected in-graph to at most 64×128 values. On stories260k this keeps ≥ 0.9 of the exact top-100
+ * (BENCHMARKS.md, probe fidelity) at the speed of the exact gradient, and it scales to any model
+ * size, where exact full gradients cannot be stored (a 7B model: about 1.9M values per example).
+ */
+export const DEFAULT_PROBE = 'all';
+export const DEFAULT_PROJECTION = 'kron:64x128';
+
+/**
  * Options of one audit, field by field with defaults. The CLI, and later job specs, produce the
  * raw form; `compileAuditOptions` fills defaults and rejects bad combinations once, up front.
  */
@@ -34,9 +43,9 @@ const rawAuditOptions = z.object({
   /** Anchors count only their first N response tokens (the paper: 10). */
   anchorTokens: z.number().int().min(1).default(10),
   /** Parameters whose per-example gradients are the gradient features. */
-  probes: z.enum(PROBES).default('lm_head'),
+  probes: z.enum(PROBES).default(DEFAULT_PROBE),
   /** `none` or `kron:OUTxIN`. */
-  proj: z.string().default('none'),
+  proj: z.string().default(DEFAULT_PROJECTION),
   projSeed: z.number().int().min(0).default(DEFAULT_PROJECTION_SEED),
   /** Optional CountSketch of the (projected) gradient to this many dimensions. */
   projDim: z.number().int().min(1).optional(),
