@@ -1,4 +1,5 @@
 // Child process of the large-graph benchmark: builds one feature graph and reports its own peak RSS.
+import { peakRssBytes } from '../shared/src/audit/peak-memory.ts';
 import { buildFeatureGraph } from '../shared/src/graph/feature-graph.ts';
 import { cachedGraph } from '../shared/src/graph/graph-cache.ts';
 import { parseProbe } from '../shared/src/graph/probes.ts';
@@ -13,5 +14,5 @@ const options = { probe: parseProbe(probeText), projection: parseProjection(proj
 const graph = await cachedGraph({ bench: 'large-graph', model: checkpoint.fingerprint, ...options }, (dataPath) => buildFeatureGraph(checkpoint, options, dataPath), cacheDir);
 await checkpoint.close();
 process.stdout.write(
-  JSON.stringify({ graph: graph.modelPath, seconds: (performance.now() - started) / 1000, peakRssMiB: process.resourceUsage().maxRSS / 1024 }),
+  JSON.stringify({ graph: graph.modelPath, seconds: (performance.now() - started) / 1000, peakRssMiB: peakRssBytes() / 2 ** 20 }),
 );

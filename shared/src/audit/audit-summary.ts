@@ -6,6 +6,7 @@ import type { Checkpoint } from '../model/checkpoint.ts';
 import { writeJsonAtomic } from '../output/atomic-json.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { AuditOptions } from './audit-options.ts';
+import { peakRssBytes } from './peak-memory.ts';
 import { SAFESIFT_VERSION } from './version.ts';
 
 export interface InputCounts {
@@ -97,8 +98,7 @@ export function buildSummary(p: SummaryParts) {
     outputs: p.outputs,
     timings_ms: Object.fromEntries(Object.entries(p.timings).map(([k, v]) => [k.replace(/Ms$/, ''), Math.round(v)])),
     throughput: { examples_per_s: p.timings.corpusMs > 0 ? round((scored * 1000) / p.timings.corpusMs) : null },
-    // ru_maxrss is in KiB on Linux.
-    peak_rss_mib: round(process.resourceUsage().maxRSS / 1024),
+    peak_rss_mib: round(peakRssBytes() / 2 ** 20),
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', memory_gib: round(totalmem() / 2 ** 30), node: process.version },
   };
 }
