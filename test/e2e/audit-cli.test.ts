@@ -73,7 +73,9 @@ test('bad options exit with code 2 and name the option; a missing model exits wi
   const badWeights = await runCli(['audit', '--weights', '1,-1', '--out', tempDir('bad-weights')], env);
   assert.equal(badWeights.code, 2);
   assert.match(badWeights.stderr, /--weights/);
-  const missingModel = await runCli(['audit', '--model', join(tempDir('no-model'), 'absent'), '--out', tempDir('missing-model')], env);
+  const missingModel = await runCli(['audit', '--model', join(tempDir('no-model'), 'absent'), '--out', tempDir('missing-model'), '--json'], env);
   assert.equal(missingModel.code, 3);
   assert.match(missingModel.stderr, /checkpoint folder not found/);
+  const failure = JSON.parse(missingModel.stdout) as { status: string; error: { kind: string; exit_code: number } };
+  assert.deepEqual([failure.status, failure.error.kind, failure.error.exit_code], ['failed', 'ModelError', 3]);
 });

@@ -19,8 +19,13 @@ try {
     process.exitCode = commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? EXIT.ok : EXIT.usage;
   } else {
     const message = error instanceof Error ? error.message : String(error);
+    process.exitCode = exitCodeFor(error);
     process.stderr.write(`safesift: ${message}\n`);
     if (process.env.SAFESIFT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    process.exitCode = exitCodeFor(error);
+    // Scripts asking for --json get the failure as JSON on stdout too.
+    if (process.argv.includes('--json')) {
+      const kind = error instanceof Error ? error.name : 'Error';
+      process.stdout.write(`${JSON.stringify({ status: 'failed', error: { kind, message, exit_code: process.exitCode } })}\n`);
+    }
   }
 }
