@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ANCHORS, GSM8K_TRAIN, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { ANCHORS, GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../helpers/fixtures.ts';
 import { duckRows, runCli } from '../helpers/run-cli.ts';
 import { writeBadCorpus } from '../helpers/bad-corpus.ts';
 
@@ -34,6 +34,12 @@ test('the issue command: 300 GSM8K records on stories260k give 300 scores and a 
   assert.deepEqual(top.map((r) => r.rank), Array.from({ length: 100 }, (_, i) => i + 1));
   assert.deepEqual(top.map((r) => ({ id: r.id, row: r.row })), expected);
   assert.equal(readFileSync(join(out, 'errors.jsonl'), 'utf8'), '');
+
+  // Previews show the record's own question and answer, not the prompt template.
+  const [best] = await duckRows(`select "row"::int "row", prompt_preview, response_preview from read_parquet('${join(out, 'topk.parquet')}') where rank = 1`);
+  const record = readJsonLines(GSM8K_TRAIN, 300)[best!.row as number] as { question: string; answer: string };
+  assert.ok(record.question.startsWith((best!.prompt_preview as string).replace(/…$/, '')));
+  assert.ok(record.answer.startsWith((best!.response_preview as string).replace(/…$/, '')));
 });
 
 test('bad records are reported with file, row and reason; every good record is scored', async () => {

@@ -8,6 +8,8 @@ import { openCheckpoint } from '../model/checkpoint.ts';
 import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
 import { openErrorsLog } from '../output/errors-log.ts';
 import { openParquetWriter, type ParquetTableWriter } from '../output/parquet-table-writer.ts';
+import { toMessages } from '../prompt/chat-template.ts';
+import { lastExchange } from '../prompt/last-exchange.ts';
 import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import { nameAnchorSets } from '../scoring/anchor-sets.ts';
 import { GradientScorer } from '../scoring/gradient-score.ts';
@@ -111,9 +113,10 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
           rep: repScorer.score(f.representation),
           grad: gradScorer.score(f.gradient),
         };
-        const entry = rankedEntry(scored.example, scored.rep.score, scored.grad.score, options.method, tokenizer);
-        top.push(entry);
-        bottom.push(entry);
+        const entry = rankedEntry(scored.example, scored.rep.score, scored.grad.score, options.method);
+        // Previews only for the few entries a top-k or bottom-k keeps, not for every example.
+        const kept = [top.push(entry), bottom.push(entry)].some(Boolean);
+        if (kept) addPreviews(entry, scored.example);
         inputs.get(example.source)!.scored++;
         return scoreRow(scored, specs);
       });
@@ -187,8 +190,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
   }
 }
 
-function rankedEntry(example: Example, repScore: number, gradScore: number, method: 'grad' | 'rep', tokenizer: PromptTokenizer): RankedEntry {
-  const rendered = tokenizer.render(example.content);
+function rankedEntry(example: Example, repScore: number, gradScore: number, method: 'grad' | 'rep'): RankedEntry {
   return {
     score: method === 'grad' ? gradScore : repScore,
     id: example.id,
@@ -196,9 +198,16 @@ function rankedEntry(example: Example, repScore: number, gradScore: number, meth
     row: example.row,
     repScore,
     gradScore,
-    promptPreview: preview(rendered.prompt),
-    responsePreview: preview(rendered.full.slice(rendered.prompt.length).trim()),
+    promptPreview: '',
+    responsePreview: '',
   };
+}
+
+/** The record's own request and answer (not the template around them): what a reviewer reads. */
+function addPreviews(entry: RankedEntry, example: Example): void {
+  const { user, assistant } = lastExchange(toMessages(example.content));
+  entry.promptPreview = preview(user);
+  entry.responsePreview = preview(assistant);
 }
 
 async function writeRanked(path: string, entries: RankedEntry[]): Promise<void> {
