@@ -79,6 +79,9 @@ test('bad options exit with code 2 and name the option; a missing model exits wi
   const badWeights = await runCli(['audit', '--weights', '1,-1', '--out', tempDir('bad-weights')], env);
   assert.equal(badWeights.code, 2);
   assert.match(badWeights.stderr, /--weights/);
+  const badType = await runCli(['audit', '--data', join(tempDir('bad-type'), 'corpus.csv'), '--out', tempDir('bad-type-out')], env);
+  assert.equal(badType.code, 2);
+  assert.match(badType.stderr, /corpus\.csv.*\.jsonl, \.ndjson, \.json or \.parquet/);
   const missingModel = await runCli(['audit', '--model', join(tempDir('no-model'), 'absent'), '--out', tempDir('missing-model'), '--json'], env);
   assert.equal(missingModel.code, 3);
   assert.match(missingModel.stderr, /checkpoint folder not found/);

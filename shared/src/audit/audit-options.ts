@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RECORD_SHAPES, type RecordShape } from '../corpus/example.ts';
+import { corpusFormat } from '../corpus/read-corpus.ts';
 import { ConfigError } from '../errors.ts';
 import { DEMO_INPUTS } from './demo-inputs.ts';
 import { PROBES } from '../graph/probes.ts';
@@ -85,6 +86,8 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
     rest.safe = [...DEMO_INPUTS.safe];
   }
   if (rest.harmful.length === 0) throw new ConfigError('--harmful: at least one harmful anchor file is required when --safe is given');
+  // Unknown file types fail now, not halfway through the corpus.
+  for (const file of [...rest.data, ...rest.harmful, ...rest.safe]) corpusFormat(file);
   const sets = rest.harmful.length + rest.safe.length;
   if (rest.weights && rest.weights.length !== sets) {
     throw new ConfigError(`--weights: ${rest.weights.length} weights given for ${sets} anchor sets (harmful first, then safe)`);
