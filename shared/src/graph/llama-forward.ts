@@ -74,10 +74,7 @@ export async function emitLlamaForward(
 
     // Query heads grouped by their KV head, [B,KV,rep,T,hd]; K and V broadcast over the group.
     const qGrouped = d.reshape(d.mul(q, scale), [BATCH, c.numKvHeads, nRep, SEQ, hd]);
-    const kGrouped = d.transpose(d.unsqueeze(k, 2), [0, 1, 2, 4, 3]);
-    const vGrouped = d.unsqueeze(v, 2);
-    const probs = d.softmax(d.add(d.matmul(qGrouped, kGrouped), attnBias));
-    const context = d.reshape(d.matmul(probs, vGrouped), [BATCH, c.numHeads, SEQ, hd]);
+    const context = d.reshape(d.attention(qGrouped, k, v, attnBias), [BATCH, c.numHeads, SEQ, hd]);
     const merged = d.reshape(d.transpose(context, [0, 2, 1, 3]), [BATCH, SEQ, c.numHeads * hd]);
     x = d.add(x, await linear(merged, `${p}.self_attn.o_proj`, c.numHeads * hd, D));
 

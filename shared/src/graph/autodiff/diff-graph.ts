@@ -106,20 +106,8 @@ export class DiffGraph {
     return this.binary('Add', a, b, (dy) => [dy, dy]);
   }
 
-  sub(a: Value, b: Value): Value {
-    return this.binary('Sub', a, b, (dy) => [dy, this.g.op('Neg', [dy])]);
-  }
-
   mul(a: Value, b: Value): Value {
     return this.binary('Mul', a, b, (dy) => [this.g.op('Mul', [dy, b.name]), this.g.op('Mul', [dy, a.name])]);
-  }
-
-  div(a: Value, b: Value): Value {
-    return this.binary('Div', a, b, (dy, y) => [this.g.op('Div', [dy, b.name]), this.g.op('Neg', [this.g.op('Div', [this.g.op('Mul', [dy, y]), b.name])])]);
-  }
-
-  exp(x: Value): Value {
-    return this.unary('Exp', x, (dy, y) => this.g.op('Mul', [dy, y]));
   }
 
   sqrt(x: Value): Value {
@@ -147,18 +135,6 @@ export class DiffGraph {
       if (a.grad) this.accumulate(a, this.unbroadcast(this.g.op('MatMul', [dy, this.swapLast(b)]), [...batch, ...a.shape.slice(-2)], a.shape));
       if (b.grad) this.accumulate(b, this.unbroadcast(this.g.op('MatMul', [this.swapLast(a), dy]), [...batch, ...b.shape.slice(-2)], b.shape));
     });
-  }
-
-  softmax(x: Value): Value {
-    return this.unary(
-      'Softmax',
-      x,
-      (dy, y) => {
-        const dot = this.g.op('ReduceSum', [this.g.op('Mul', [dy, y]), this.g.constInt64([-1])], { keepdims: 1 });
-        return this.g.op('Mul', [y, this.g.op('Sub', [dy, dot])]);
-      },
-      { axis: -1 },
-    );
   }
 
   /** Mean over static trailing axes. */
@@ -196,13 +172,6 @@ export class DiffGraph {
     return this.record(y, perm.map((p) => x.shape[p]!), x.dtype, x.grad, (dy) => this.accumulate(x, this.g.op('Transpose', [dy], { perm: inverse })));
   }
 
-  unsqueeze(x: Value, axis: number): Value {
-    const y = this.g.op('Unsqueeze', [x.name, this.g.constInt64([axis])]);
-    const shape = [...x.shape];
-    shape.splice(axis, 0, 1);
-    return this.record(y, shape, x.dtype, x.grad, (dy) => this.accumulate(x, this.g.op('Squeeze', [dy, this.g.constInt64([axis])])));
-  }
-
   /** x[..., start : len - dropEnd, ...] along `axis`; the VJP pads the cut positions with zeros. */
   slice(x: Value, axis: number, start: number, dropEnd: number, newDim: Dim): Value {
     const len = this.g.op('Gather', [this.g.op('Shape', [x.name]), this.g.constInt64([axis])]);
@@ -237,6 +206,34 @@ export class DiffGraph {
       const scale = g.op('Mul', [weight, g.op('Unsqueeze', [dy, g.constInt64([1, 2])])]); // [B,N,1]
       const probs = g.op('Mul', [g.op('Div', [exp, sumExp]), scale]);
       this.accumulate(logits, g.op('ScatterElements', [probs, target, g.op('Neg', [scale])], { axis: -1, reduction: 'add' }));
+    });
+  }
+
+  /**
+   * Causal grouped-query attention, softmax(q kᵀ + bias) v, as one op with its own VJP (as
+   * frameworks do for scaled dot-product attention). q [B,KV,rep,T,hd] (pre-scaled), k and v
+   * [B,KV,T,hd], bias [B,1,1,T,T]. The backward takes the softmax row term Σ_j p_ij dp_ij as
+   * dctx_i · ctx_i, a [T,hd] product instead of another pass over the [T,T] probabilities.
+   */
+  attention(q: Value, k: Value, v: Value, bias: Value): Value {
+    const g = this.g;
+    sameType(k, v);
+    const dtype = sameType(q, k);
+    const two = g.constInt64([2]);
+    const kGrouped = g.op('Unsqueeze', [k.name, two]);
+    const vGrouped = g.op('Unsqueeze', [v.name, two]);
+    const swap = [0, 1, 2, 4, 3];
+    const scores = g.op('Add', [g.op('MatMul', [q.name, g.op('Transpose', [kGrouped], { perm: swap })]), bias.name]);
+    const probs = g.op('Softmax', [scores], { axis: -1 });
+    const context = g.op('MatMul', [probs, vGrouped]);
+    return this.record(context, q.shape, dtype, q.grad || k.grad || v.grad, (dy) => {
+      const rowTerm = g.op('ReduceSum', [g.op('Mul', [dy, context]), g.constInt64([-1])], { keepdims: 1 });
+      const dProbs = g.op('MatMul', [dy, g.op('Transpose', [vGrouped], { perm: swap })]);
+      const dScores = g.op('Mul', [probs, g.op('Sub', [dProbs, rowTerm])]);
+      const sumGroups = (x: string) => g.op('ReduceSum', [x, two], { keepdims: 0 });
+      if (q.grad) this.accumulate(q, g.op('MatMul', [dScores, kGrouped]));
+      if (k.grad) this.accumulate(k, sumGroups(g.op('MatMul', [g.op('Transpose', [dScores], { perm: swap }), q.name])));
+      if (v.grad) this.accumulate(v, sumGroups(g.op('MatMul', [g.op('Transpose', [probs], { perm: swap }), dy])));
     });
   }
 
