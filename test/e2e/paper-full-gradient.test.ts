@@ -37,8 +37,12 @@ test('--probes all --proj none ranks the 300-record GSM8K audit as the paper\'s 
   assert.equal(rows.length, RECORDS);
 
   const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-  const encode = async (contents: ExampleContent[], responseTokenLimit?: number): Promise<TokenizedExample[]> =>
-    (await tokenizer.encodeMany(contents, { maxTokens: 512, ...(responseTokenLimit ? { responseTokenLimit } : {}) })) as TokenizedExample[];
+  const encode = async (contents: ExampleContent[], responseTokenLimit?: number): Promise<TokenizedExample[]> => {
+    const encoded = await tokenizer.encodeMany(contents, { maxTokens: 512, ...(responseTokenLimit ? { responseTokenLimit } : {}) });
+    const examples = encoded.filter((e): e is TokenizedExample => !(e instanceof Error));
+    assert.equal(examples.length, contents.length, 'every record encodes, as in the audit (which reported no errors)');
+    return examples;
+  };
   const asRequest = (examples: TokenizedExample[]) => examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) }));
   const anchors = async (path: string) => asRequest(await encode(readJsonLines(path, 100).map((r) => ({ shape: 'chat', ...(r as object) }) as ExampleContent), 10));
   const corpus = await encode((readJsonLines(GSM8K_TRAIN, RECORDS) as object[]).map((r) => ({ shape: 'gsm8k', ...r }) as ExampleContent));

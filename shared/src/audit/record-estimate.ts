@@ -1,37 +1,29 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { parquetMetadataAsync } from 'hyparquet';
+import { corpusFormat } from '../corpus/read-corpus.ts';
+import { localFiles } from '../corpus/local-sources.ts';
 
 /**
  * Records a file will yield, for progress and ETA only: JSONL non-blank lines (a fast byte scan)
  * or Parquet row counts from the footer; null when it cannot be known cheaply (JSON arrays).
  */
 export async function estimateRecordCount(path: string): Promise<number | null> {
-  if (/\.(jsonl|ndjson)$/i.test(path)) return countLines(path);
-  if (/\.parquet$/i.test(path)) {
-    const handle = await open(path, 'r');
+  const format = corpusFormat(path);
+  if (format === 'jsonl') return countLines(await localFiles.openStream(path));
+  if (format === 'parquet') {
+    const file = await localFiles.openBuffer(path);
     try {
-      const { size } = await handle.stat();
-      const buffer = {
-        byteLength: size,
-        async slice(start: number, end = size): Promise<ArrayBuffer> {
-          const bytes = new Uint8Array(end - start);
-          await handle.read(bytes, 0, bytes.length, start);
-          return bytes.buffer;
-        },
-      };
-      return Number((await parquetMetadataAsync(buffer)).num_rows);
+      return Number((await parquetMetadataAsync(file)).num_rows);
     } finally {
-      await handle.close();
+      await file.close();
     }
   }
   return null;
 }
 
-async function countLines(path: string): Promise<number> {
+async function countLines(chunks: AsyncIterable<Uint8Array>): Promise<number> {
   let lines = 0;
   let lineHasContent = false;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  for await (const chunk of chunks) {
     for (const byte of chunk) {
       if (byte === 0x0a) {
         if (lineHasContent) lines++;
