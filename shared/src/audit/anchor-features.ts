@@ -1,4 +1,5 @@
-import { readCorpus } from '../corpus/read-corpus.ts';
+import { readCorpusWith } from '../corpus/read-corpus.ts';
+import { localFiles, type ByteSourceOpener } from '../corpus/local-sources.ts';
 import type { RecordError } from '../corpus/example.ts';
 import { ConfigError, SafesiftError } from '../errors.ts';
 import type { FeatureModel } from '../features/feature-model.ts';
@@ -31,11 +32,12 @@ export async function computeAnchorFeatures(
   model: FeatureModel,
   options: AnchorFeatureOptions,
   reportError: (error: RecordError) => void,
+  opener: ByteSourceOpener = localFiles,
 ): Promise<AnchorFeatures> {
   const result: AnchorFeatures = { representation: [], gradient: [], counts: [] };
   for (const spec of specs) {
     const examples = [];
-    for await (const item of readCorpus(spec.source, { maxRecordBytes: options.maxRecordBytes })) {
+    for await (const item of readCorpusWith(opener, spec.source, { maxRecordBytes: options.maxRecordBytes })) {
       if (item.kind === 'error') reportError(item.error);
       else examples.push(item.example);
     }

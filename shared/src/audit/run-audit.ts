@@ -2,15 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Example, RecordError } from '../corpus/example.ts';
 import { readCorpus } from '../corpus/read-corpus.ts';
-import { InputError, SafesiftError } from '../errors.ts';
-import { OnnxFeatureModel } from '../features/onnx-feature-model.ts';
-import { openCheckpoint } from '../model/checkpoint.ts';
-import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
+import { InputError } from '../errors.ts';
 import { openErrorsLog } from '../output/errors-log.ts';
 import { openParquetWriter, type ParquetTableWriter } from '../output/parquet-table-writer.ts';
-import { toMessages } from '../prompt/chat-template.ts';
-import { lastExchange } from '../prompt/last-exchange.ts';
-import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import { nameAnchorSets } from '../scoring/anchor-sets.ts';
 import { GradientScorer } from '../scoring/gradient-score.ts';
 import { RepresentationScorer } from '../scoring/representation-score.ts';
@@ -18,9 +12,10 @@ import { TopK } from '../scoring/top-k.ts';
 import { computeAnchorFeatures } from './anchor-features.ts';
 import type { AuditOptions } from './audit-options.ts';
 import { buildSummary, writeSummary, type AuditSummary, type InputCounts } from './audit-summary.ts';
-import { featurizeInBatches } from './featurize-batches.ts';
 import { estimateRecordCount } from './record-estimate.ts';
-import { preview, RANKED_COLUMNS, rankedRows, scoreColumns, scoreRow, type RankedEntry } from './score-table.ts';
+import { RANKED_COLUMNS, rankedRows, scoreColumns, type RankedEntry } from './score-table.ts';
+import { addPreviews, scoreExamples, type ScoringContext } from './score-examples.ts';
+import { openAuditModel } from './audit-model.ts';
 
 export interface AuditProgress {
   phase: 'setup' | 'anchors' | 'corpus' | 'writing';
@@ -47,18 +42,8 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
   const report = () => hooks.onProgress?.({ ...progress });
   report();
 
-  const synthetic = options.model === 'tiny';
-  const modelDir = synthetic ? await ensureTinyModel() : options.model;
-  const checkpoint = await openCheckpoint(modelDir);
-  const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
-  const model = await OnnxFeatureModel.open(checkpoint, {
-    probe: options.probes,
-    projection: options.projection,
-    sketch: options.sketch,
-    // onnxruntime-node ships the CPU provider only, and the CPU keeps float32 (see summary.features.dtype).
-    dtype: 'float32',
-    ...(options.threads ? { threads: options.threads } : {}),
-  });
+  const opened = await openAuditModel(options.model, options);
+  const { modelDir, synthetic, checkpoint, tokenizer, model } = opened;
   await mkdir(options.out, { recursive: true });
   const errors = await openErrorsLog(join(options.out, 'errors.jsonl'));
   const inputs = new Map<string, InputCounts>(options.data.map((source) => [source, { source, records: 0, scored: 0, errors: 0 }]));
@@ -89,39 +74,19 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     const top = new TopK<RankedEntry>(options.k, 'top');
     const bottom = new TopK<RankedEntry>(options.bottomK, 'bottom');
 
+    const context: ScoringContext = { tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batchSize: options.batchSize, method: options.method };
     const scoreWindow = async (window: Example[]) => {
-      const encoded = await tokenizer.encodeMany(
-        window.map((e) => e.content),
-        { maxTokens: options.maxTokens },
-      );
-      const usable = window.flatMap((example, i) => {
-        const value = encoded[i]!;
-        if (value instanceof SafesiftError) {
-          recordError({ source: example.source, row: example.row, reason: value.message });
-          return [];
-        }
-        return [{ example, tokenized: value }];
-      });
-      const features = await featurizeInBatches(model, usable.map((u) => u.tokenized), options.batchSize);
-      const rows = usable.map(({ example, tokenized }, i) => {
-        const f = features[i]!;
-        const scored = {
-          example,
-          tokens: tokenized.ids.length,
-          truncated: tokenized.truncated,
-          loss: f.loss,
-          rep: repScorer.score(f.representation),
-          grad: gradScorer.score(f.gradient),
-        };
-        const entry = rankedEntry(scored.example, scored.rep.score, scored.grad.score, options.method);
+      const scored = await scoreExamples(window, context);
+      scored.errors.forEach(recordError);
+      scored.entries.forEach((entry, i) => {
         // Previews only for the few entries a top-k or bottom-k keeps, not for every example.
         const kept = [top.push(entry), bottom.push(entry)].some(Boolean);
-        if (kept) addPreviews(entry, scored.example);
+        const example = scored.examples[i]!;
+        if (kept) addPreviews(entry, example);
         inputs.get(example.source)!.scored++;
-        return scoreRow(scored, specs);
       });
-      await scores!.append(rows);
-      progress.scored += rows.length;
+      await scores!.append(scored.rows);
+      progress.scored += scored.rows.length;
       report();
     };
 
@@ -185,29 +150,8 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     await errors.close();
     throw error;
   } finally {
-    await model.close();
-    await checkpoint.close();
+    await opened.close();
   }
-}
-
-function rankedEntry(example: Example, repScore: number, gradScore: number, method: 'grad' | 'rep'): RankedEntry {
-  return {
-    score: method === 'grad' ? gradScore : repScore,
-    id: example.id,
-    source: example.source,
-    row: example.row,
-    repScore,
-    gradScore,
-    promptPreview: '',
-    responsePreview: '',
-  };
-}
-
-/** The record's own request and answer (not the template around them): what a reviewer reads. */
-function addPreviews(entry: RankedEntry, example: Example): void {
-  const { user, assistant } = lastExchange(toMessages(example.content));
-  entry.promptPreview = preview(user);
-  entry.responsePreview = preview(assistant);
 }
 
 async function writeRanked(path: string, entries: RankedEntry[]): Promise<void> {

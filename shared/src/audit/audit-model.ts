@@ -1,0 +1,50 @@
+import { OnnxFeatureModel } from '../features/onnx-feature-model.ts';
+import { openCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
+import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
+import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
+import type { AuditOptions } from './audit-options.ts';
+
+/** The model side of an audit: checkpoint, prompt tokenizer and feature model, opened together. */
+export interface AuditModel {
+  /** Local checkpoint folder (the tiny demo model is built into the cache on first use). */
+  modelDir: string;
+  synthetic: boolean;
+  checkpoint: Checkpoint;
+  tokenizer: PromptTokenizer;
+  model: OnnxFeatureModel;
+  close(): Promise<void>;
+}
+
+type ModelOptions = Pick<AuditOptions, 'format' | 'probes' | 'projection' | 'sketch' | 'threads'>;
+
+/** Opens `localModel` (a folder, or `tiny`) with the feature options of an audit. */
+export async function openAuditModel(localModel: string, options: ModelOptions): Promise<AuditModel> {
+  const synthetic = localModel === 'tiny';
+  const modelDir = synthetic ? await ensureTinyModel() : localModel;
+  const checkpoint = await openCheckpoint(modelDir);
+  try {
+    const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
+    const model = await OnnxFeatureModel.open(checkpoint, {
+      probe: options.probes,
+      projection: options.projection,
+      sketch: options.sketch,
+      // onnxruntime-node ships the CPU provider only, and the CPU keeps float32 (see summary.features.dtype).
+      dtype: 'float32',
+      ...(options.threads ? { threads: options.threads } : {}),
+    });
+    return {
+      modelDir,
+      synthetic,
+      checkpoint,
+      tokenizer,
+      model,
+      async close() {
+        await model.close();
+        await checkpoint.close();
+      },
+    };
+  } catch (error) {
+    await checkpoint.close();
+    throw error;
+  }
+}

@@ -1,0 +1,83 @@
+import type { Example, RecordError } from '../corpus/example.ts';
+import { SafesiftError } from '../errors.ts';
+import type { FeatureModel } from '../features/feature-model.ts';
+import type { Row } from '../output/parquet-table-writer.ts';
+import { toMessages } from '../prompt/chat-template.ts';
+import { lastExchange } from '../prompt/last-exchange.ts';
+import type { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
+import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
+import type { GradientScorer } from '../scoring/gradient-score.ts';
+import type { RepresentationScorer } from '../scoring/representation-score.ts';
+import { featurizeInBatches } from './featurize-batches.ts';
+import { preview, scoreRow, type RankedEntry } from './score-table.ts';
+
+/** Everything needed to turn examples into scores; the same in the local audit and in a worker. */
+export interface ScoringContext {
+  tokenizer: PromptTokenizer;
+  model: FeatureModel;
+  repScorer: RepresentationScorer;
+  gradScorer: GradientScorer;
+  specs: readonly AnchorSetSpec[];
+  maxTokens: number;
+  batchSize: number;
+  method: 'grad' | 'rep';
+}
+
+export interface ScoredExamples {
+  /** scores.parquet rows of the examples that scored, in input order. */
+  rows: Row[];
+  /** The ranking entry of each row (same order), without previews. */
+  entries: RankedEntry[];
+  /** The example behind each row (same order). */
+  examples: Example[];
+  /** Examples that could not be scored (e.g. nothing left to learn after truncation). */
+  errors: RecordError[];
+}
+
+/** Render & tokenize → featurize → score, for one window or bus batch of examples. */
+export async function scoreExamples(window: readonly Example[], ctx: ScoringContext): Promise<ScoredExamples> {
+  const encoded = await ctx.tokenizer.encodeMany(
+    window.map((e) => e.content),
+    { maxTokens: ctx.maxTokens },
+  );
+  const errors: RecordError[] = [];
+  const usable = window.flatMap((example, i) => {
+    const value = encoded[i]!;
+    if (value instanceof SafesiftError) {
+      errors.push({ source: example.source, row: example.row, reason: value.message });
+      return [];
+    }
+    return [{ example, tokenized: value }];
+  });
+  const features = await featurizeInBatches(ctx.model, usable.map((u) => u.tokenized), ctx.batchSize);
+  const result: ScoredExamples = { rows: [], entries: [], examples: [], errors };
+  usable.forEach(({ example, tokenized }, i) => {
+    const f = features[i]!;
+    const rep = ctx.repScorer.score(f.representation);
+    const grad = ctx.gradScorer.score(f.gradient);
+    result.rows.push(scoreRow({ example, tokens: tokenized.ids.length, truncated: tokenized.truncated, loss: f.loss, rep, grad }, ctx.specs));
+    result.entries.push(rankedEntry(example, rep.score, grad.score, ctx.method));
+    result.examples.push(example);
+  });
+  return result;
+}
+
+function rankedEntry(example: Example, repScore: number, gradScore: number, method: 'grad' | 'rep'): RankedEntry {
+  return {
+    score: method === 'grad' ? gradScore : repScore,
+    id: example.id,
+    source: example.source,
+    row: example.row,
+    repScore,
+    gradScore,
+    promptPreview: '',
+    responsePreview: '',
+  };
+}
+
+/** The record's own request and answer (not the template around them): what a reviewer reads. */
+export function addPreviews(entry: RankedEntry, example: Example): void {
+  const { user, assistant } = lastExchange(toMessages(example.content));
+  entry.promptPreview = preview(user);
+  entry.responsePreview = preview(assistant);
+}
