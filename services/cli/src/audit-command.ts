@@ -2,23 +2,16 @@ import { Command, Option } from 'commander';
 import { compileAuditOptions, DEFAULT_PROBE, DEFAULT_PROJECTION, type RawAuditOptions } from '../../../shared/src/audit/audit-options.ts';
 import type { AuditSummary } from '../../../shared/src/audit/audit-summary.ts';
 import { runAudit } from '../../../shared/src/audit/run-audit.ts';
-import { ConfigError } from '../../../shared/src/errors.ts';
 import { PROBES } from '../../../shared/src/graph/probes.ts';
 import { parseWeights } from '../../../shared/src/scoring/anchor-sets.ts';
 import { createProgressReporter } from './progress-reporter.ts';
+import { integer } from './cli-parsers.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-function integer(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new ConfigError(`${flag}: expected a non-negative integer, got '${value}'`);
-    return Number(value);
-  };
-}
-
-export function auditCommand(): Command {
-  return new Command('audit')
-    .description('Score every example of a corpus against harmful and safe anchors; write scores, top-k and a summary')
+/** The options of an audit, shared by `audit` and `submit` (where paths may be s3:// URIs). */
+export function addAuditOptions(command: Command): Command {
+  return command
     .option('--data <file>', 'corpus file: .jsonl, .json (array) or .parquet (repeatable; default: the shipped demo corpus)', collect, [])
     .option('--model <dir>', "Hugging Face Llama-family checkpoint folder, or 'tiny' (random-weight demo model)", 'tiny')
     .option('--harmful <file>', 'harmful anchor set: compliant answers to harmful requests (repeatable)', collect, [])
@@ -41,15 +34,24 @@ export function auditCommand(): Command {
     .option('--limit <n>', 'read only the first n records of each input file', integer('--limit'))
     .option('--max-record-bytes <n>', 'reject records larger than this', integer('--max-record-bytes'))
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer('--threads'))
-    .option('--out <dir>', 'output folder', 'safesift-out')
+    .option('--out <dir>', 'output folder', 'safesift-out');
+}
+
+/** Flags as parsed by commander → raw audit options (weights parsed). */
+export function rawAuditFlags(flags: Record<string, unknown>): RawAuditOptions {
+  return {
+    ...(flags as RawAuditOptions),
+    ...(typeof flags.weights === 'string' ? { weights: parseWeights(flags.weights) } : {}),
+  };
+}
+
+export function auditCommand(): Command {
+  return addAuditOptions(new Command('audit')
+    .description('Score every example of a corpus against harmful and safe anchors; write scores, top-k and a summary'))
     .option('--json', 'print the summary as JSON on stdout')
     .exitOverride()
     .action(async (flags: Record<string, unknown>) => {
-      const raw: RawAuditOptions = {
-        ...(flags as RawAuditOptions),
-        ...(typeof flags.weights === 'string' ? { weights: parseWeights(flags.weights) } : {}),
-      };
-      const options = compileAuditOptions(raw);
+      const options = compileAuditOptions(rawAuditFlags(flags));
       const progress = createProgressReporter();
       let summary: AuditSummary;
       try {

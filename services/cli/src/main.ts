@@ -1,12 +1,17 @@
 import { Command } from 'commander';
 import { SAFESIFT_VERSION } from '../../../shared/src/audit/version.ts';
 import { auditCommand } from './audit-command.ts';
+import { jobCommands } from './cluster/job-commands.ts';
+import { serviceCommands } from './cluster/service-commands.ts';
+import { submitCommand } from './cluster/submit-command.ts';
 import { exitCodeFor, EXIT } from './exit-codes.ts';
 
 const program = new Command('safesift')
   .description('Find benign-looking training data that breaks an aligned model\'s safety (He, Xia & Henderson, COLM 2024)')
   .version(SAFESIFT_VERSION)
-  .addCommand(auditCommand());
+  .addCommand(auditCommand())
+  .addCommand(submitCommand());
+for (const command of [...jobCommands(), ...serviceCommands()]) program.addCommand(command);
 
 program.exitOverride();
 try {

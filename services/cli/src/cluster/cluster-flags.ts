@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import { compileNatsSettings } from '../../../../shared/src/bus/nats-settings.ts';
+import type { ClusterSettings } from '../../../../shared/src/cluster/cluster-connection.ts';
+import { defaultCacheDir } from '../../../../shared/src/model/cache-dir.ts';
+
+/**
+ * How every cluster command reaches NATS and S3. Secrets can come from the environment
+ * (SAFESIFT_NATS_PASSWORD, SAFESIFT_NATS_TOKEN) so they stay out of process listings;
+ * S3 credentials come only from the AWS default chain.
+ */
+export function addClusterOptions(command: Command): Command {
+  return command
+    .option('--nats <urls>', 'NATS server(s), comma-separated (default $NATS_URL or nats://127.0.0.1:4222)')
+    .option('--nats-user <user>', 'NATS user (default $SAFESIFT_NATS_USER)')
+    .option('--nats-pass <password>', 'NATS password (prefer $SAFESIFT_NATS_PASSWORD)')
+    .option('--nats-token <token>', 'NATS token (prefer $SAFESIFT_NATS_TOKEN)')
+    .option('--nats-creds <file>', 'NATS .creds file (JWT + nkey)')
+    .option('--nats-nkey <file>', 'file holding an nkey user seed')
+    .option('--nats-tls-ca <file>', 'CA certificate for TLS to NATS')
+    .option('--nats-tls-cert <file>', 'client certificate for TLS to NATS')
+    .option('--nats-tls-key <file>', 'client key for TLS to NATS')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (default $AWS_ENDPOINT_URL, else AWS)');
+}
+
+export function clusterSettings(flags: Record<string, unknown>, clientName: string): ClusterSettings {
+  const env = process.env;
+  const pick = (flag: unknown, variable: string) => (typeof flag === 'string' && flag !== '' ? flag : env[variable] || undefined);
+  const tls = { caFile: flags.natsTlsCa, certFile: flags.natsTlsCert, keyFile: flags.natsTlsKey };
+  const nats = compileNatsSettings({
+    servers: pick(flags.nats, 'NATS_URL') ?? 'nats://127.0.0.1:4222',
+    user: pick(flags.natsUser, 'SAFESIFT_NATS_USER'),
+    pass: pick(flags.natsPass, 'SAFESIFT_NATS_PASSWORD'),
+    token: pick(flags.natsToken, 'SAFESIFT_NATS_TOKEN'),
+    credsFile: pick(flags.natsCreds, 'SAFESIFT_NATS_CREDS'),
+    nkeySeedFile: pick(flags.natsNkey, 'SAFESIFT_NATS_NKEY'),
+    ...(Object.values(tls).some((v) => v !== undefined) ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) } : {}),
+    name: clientName,
+  });
+  return { nats, ...(typeof flags.s3Endpoint === 'string' ? { s3Endpoint: flags.s3Endpoint } : {}) };
+}
+
+export function cacheDirOption(command: Command): Command {
+  return command.option('--cache-dir <dir>', 'local cache for models and graphs (default $SAFESIFT_CACHE_DIR or ~/.cache/safesift)');
+}
+
+/** The cache folder; a --cache-dir also moves the graph and tiny-model caches there. */
+export function cacheDirOf(flags: Record<string, unknown>): string {
+  if (typeof flags.cacheDir === 'string') process.env.SAFESIFT_CACHE_DIR = flags.cacheDir;
+  return defaultCacheDir();
+}

@@ -1,0 +1,38 @@
+import { Command } from 'commander';
+import { main as coordinatorMain } from '../../../coordinator/src/main.ts';
+import { main as reducerMain } from '../../../reducer/src/main.ts';
+import { main as workerMain } from '../../../worker/src/main.ts';
+import { integer } from '../cli-parsers.ts';
+import { addClusterOptions, cacheDirOf, cacheDirOption, clusterSettings } from './cluster-flags.ts';
+
+/** `safesift coordinator|worker|reducer`: the long-running processes of a cluster. */
+export function serviceCommands(): Command[] {
+  const coordinator = cacheDirOption(addClusterOptions(new Command('coordinator')))
+    .description('Plan submitted jobs: anchor features once per job, then the corpus as Arrow batches on JetStream')
+    .option('--threads <n>', 'onnxruntime threads for anchor features (default: all cores)', integer('--threads'))
+    .action(async (flags: Record<string, unknown>) => {
+      await coordinatorMain(clusterSettings(flags, 'safesift-coordinator'), { cacheDir: cacheDirOf(flags), ...threads(flags) });
+    });
+  const worker = cacheDirOption(addClusterOptions(new Command('worker')))
+    .description('Score batches from JetStream; SIGTERM finishes the batch in hand, then exits')
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer('--threads'))
+    .option('--name <name>', 'worker name in results and logs (default host:pid)')
+    .action(async (flags: Record<string, unknown>) => {
+      await workerMain(clusterSettings(flags, 'safesift-worker'), {
+        cacheDir: cacheDirOf(flags),
+        ...threads(flags),
+        ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
+      });
+    });
+  const reducer = addClusterOptions(new Command('reducer'))
+    .description('Account for batch results and write each finished job\'s top-k, score parts, errors and summary')
+    .option('--rows-per-part <n>', 'rows per scores part', integer('--rows-per-part'))
+    .action(async (flags: Record<string, unknown>) => {
+      await reducerMain(clusterSettings(flags, 'safesift-reducer'), typeof flags.rowsPerPart === 'number' ? { rowsPerPart: flags.rowsPerPart } : {});
+    });
+  return [coordinator, worker, reducer];
+}
+
+function threads(flags: Record<string, unknown>): { threads?: number } {
+  return typeof flags.threads === 'number' ? { threads: flags.threads } : {};
+}

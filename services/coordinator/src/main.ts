@@ -1,0 +1,9 @@
+import type { ClusterSettings } from '../../../shared/src/cluster/cluster-connection.ts';
+import { runService } from '../../../shared/src/cluster/service-lifecycle.ts';
+import { runCoordinator } from './coordinator.ts';
+import type { PlanSettings } from './plan-job.ts';
+
+/** `safesift coordinator`: plans submitted jobs into batches until stopped. */
+export function main(cluster: ClusterSettings, settings: PlanSettings): Promise<void> {
+  return runService('coordinator', cluster, (conn, signal, log) => runCoordinator(conn, settings, signal, log));
+}

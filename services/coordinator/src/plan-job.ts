@@ -1,0 +1,134 @@
+import { headers } from '@nats-io/transport-node';
+import { computeAnchorFeatures } from '../../../shared/src/audit/anchor-features.ts';
+import { buildSummary } from '../../../shared/src/audit/audit-summary.ts';
+import { openAuditModel } from '../../../shared/src/audit/audit-model.ts';
+import { batchSubject } from '../../../shared/src/bus/topology.ts';
+import type { WorkContext } from '../../../shared/src/bus/work-loop.ts';
+import { BATCH_HEADERS, batchMessageId } from '../../../shared/src/cluster/bus-messages.ts';
+import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
+import type { JobContext } from '../../../shared/src/cluster/job-context.ts';
+import { now, type PlanRecord } from '../../../shared/src/cluster/job-records.ts';
+import type { Logger } from '../../../shared/src/cluster/logger.ts';
+import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
+import type { CorpusItem, RecordError } from '../../../shared/src/corpus/example.ts';
+import { readCorpusWith } from '../../../shared/src/corpus/read-corpus.ts';
+import { encodeAnchorFeatures } from '../../../shared/src/distributed/anchor-features-codec.ts';
+import { encodeRecordBatch, recordBatchOverheadBytes } from '../../../shared/src/distributed/record-batch-codec.ts';
+import { InputError } from '../../../shared/src/errors.ts';
+import { nameAnchorSets } from '../../../shared/src/scoring/anchor-sets.ts';
+import { storageByteSources } from '../../../shared/src/storage/byte-sources.ts';
+import { materializeModel } from '../../../shared/src/storage/model-mirror.ts';
+import { InputBatcher } from './input-batcher.ts';
+
+export interface PlanSettings {
+  cacheDir: string;
+  threads?: number;
+}
+
+/** Room left in a message for NATS headers and Arrow framing beyond the batch's own estimate. */
+const MESSAGE_HEADROOM_BYTES = 8 * 1024;
+/** How often publishing checks whether the job was cancelled. */
+const CANCEL_CHECK_MS = 1000;
+
+/**
+ * Plans one job: anchor features once (stored for every worker), then every input read in order
+ * and published as numbered batches. Safe to re-run after a crash: anchors already stored are
+ * kept, batches below the stored `published` mark are skipped, and the message id of each batch
+ * makes JetStream drop a second publish of the ones in between.
+ */
+export async function planJob(conn: ClusterConnection, job: JobContext, ctx: WorkContext, settings: PlanSettings, log: Logger): Promise<PlanRecord> {
+  const { jobs } = conn;
+  let plan = await jobs.updatePlan(job.id, (p) => p ?? { state: 'planning', published: 0, batches: null, records: 0, anchorErrors: [], startedAt: now(), updatedAt: now() });
+  if (plan.state !== 'planning') return plan;
+  const opener = storageByteSources(conn.s3);
+
+  if ((await job.out.store.head(workKeys.anchors(job.work))) === null) {
+    const anchorErrors = await computeSharedAnchors(conn, job, settings, log);
+    plan = await jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), anchorErrors }));
+    ctx.working();
+  }
+
+  const maxBytes = conn.topology.maxMsgSize - recordBatchOverheadBytes(job.id) - MESSAGE_HEADROOM_BYTES;
+  const batcher = new InputBatcher(job.spec.batchExamples, maxBytes);
+  const resumeFrom = plan.published;
+  let batch = 0;
+  let records = 0;
+  let lastCancelCheck = performance.now();
+  const publish = async (items: CorpusItem[]) => {
+    const index = batch++;
+    if (index < resumeFrom) return;
+    const hdrs = headers();
+    hdrs.set(BATCH_HEADERS.job, job.id);
+    hdrs.set(BATCH_HEADERS.batch, String(index));
+    const ack = await conn.js.publish(batchSubject(job.id), encodeRecordBatch({ jobId: job.id, batch: index, items }), { msgID: batchMessageId(job.id, index), headers: hdrs });
+    if (ack.duplicate) log.info({ job: job.id, batch: index }, 'batch already published (deduplicated)');
+    plan = await jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), published: index + 1, records }));
+    if (performance.now() - lastCancelCheck > CANCEL_CHECK_MS) {
+      lastCancelCheck = performance.now();
+      if (await jobs.isCancelled(job.id)) throw new JobCancelled();
+    }
+  };
+
+  try {
+    for (const source of job.audit.data) {
+      try {
+        for await (const item of readCorpusWith(opener, source, { shape: job.audit.recordShape, limit: job.audit.limit, maxRecordBytes: job.audit.maxRecordBytes })) {
+          records++;
+          const full = batcher.add(item);
+          if (full) await publish(full);
+        }
+      } catch (error) {
+        // An unreadable file is reported like a bad record, inside a batch, so it is accounted for.
+        if (!(error instanceof InputError)) throw error;
+        const full = batcher.add({ kind: 'error', error: { source: error.source, row: error.row, reason: error.reason } });
+        if (full) await publish(full);
+      }
+    }
+    const last = batcher.flush();
+    if (last) await publish(last);
+  } catch (error) {
+    if (error instanceof JobCancelled) {
+      log.info({ job: job.id }, 'job cancelled while publishing');
+      return jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), state: 'cancelled' }));
+    }
+    throw error;
+  }
+  plan = await jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), state: 'published', batches: batch, published: batch, records }));
+  log.info({ job: job.id, batches: batch, records }, 'job planned');
+  return plan;
+}
+
+class JobCancelled extends Error {}
+
+/** Anchor features and the model part of summary.json, computed once per job by the coordinator. */
+async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, settings: PlanSettings, log: Logger): Promise<RecordError[]> {
+  const started = performance.now();
+  const modelDir = job.audit.model === 'tiny' ? 'tiny' : (await materializeModel(job.audit.model, { cacheDir: settings.cacheDir, s3: conn.s3 })).dir;
+  const opened = await openAuditModel(modelDir, { ...job.audit, ...(settings.threads ? { threads: settings.threads } : {}) });
+  try {
+    const anchorErrors: RecordError[] = [];
+    const specs = nameAnchorSets(job.audit.harmful, job.audit.safe, job.audit.weights);
+    const anchors = await computeAnchorFeatures(specs, opened.tokenizer, opened.model, job.audit, (e) => anchorErrors.push(e), storageByteSources(conn.s3));
+    const base = buildSummary({
+      options: job.audit,
+      modelDir: opened.synthetic ? 'tiny' : job.audit.model,
+      synthetic: opened.synthetic,
+      checkpoint: opened.checkpoint,
+      featureInfo: opened.model.info,
+      specs,
+      anchorCounts: anchors.counts,
+      inputs: [],
+      errors: 0,
+      topCount: 0,
+      timings: { setupMs: 0, anchorsMs: performance.now() - started, corpusMs: 0, writeMs: 0, totalMs: 0 },
+      outputs: {},
+    });
+    // Summary base first: a stored anchors object means planning got past this step.
+    await job.out.store.put(workKeys.summaryBase(job.work), JSON.stringify(base));
+    await job.out.store.put(workKeys.anchors(job.work), encodeAnchorFeatures(anchors));
+    log.info({ job: job.id, anchors: anchors.counts, ms: Math.round(performance.now() - started) }, 'anchor features stored');
+    return anchorErrors;
+  } finally {
+    await opened.close();
+  }
+}

@@ -1,0 +1,8 @@
+import type { ClusterSettings } from '../../../shared/src/cluster/cluster-connection.ts';
+import { runService } from '../../../shared/src/cluster/service-lifecycle.ts';
+import { runReducer, type ReducerSettings } from './reducer.ts';
+
+/** `safesift reducer`: accounts for batch results and writes each job's outputs. */
+export function main(cluster: ClusterSettings, settings: ReducerSettings): Promise<void> {
+  return runService('reducer', cluster, (conn, signal, log) => runReducer(conn, settings, signal, log));
+}

@@ -1,0 +1,194 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import { watchDeadLetters, type DeadLetter as StoredDeadLetter } from '../../../shared/src/bus/dead-letters.ts';
+import { batchSubject, CONSUMERS, STREAMS } from '../../../shared/src/bus/topology.ts';
+import { runWorkLoop, type Outcome } from '../../../shared/src/bus/work-loop.ts';
+import { BATCH_HEADERS, decodeJson, resultNotice } from '../../../shared/src/cluster/bus-messages.ts';
+import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
+import { jobContext, type JobContext } from '../../../shared/src/cluster/job-context.ts';
+import { now, type ReduceRecord, type SpecRecord } from '../../../shared/src/cluster/job-records.ts';
+import { isPermanent, messageOf } from '../../../shared/src/cluster/failure-kind.ts';
+import type { Logger } from '../../../shared/src/cluster/logger.ts';
+import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
+import { BatchLedger } from './batch-ledger.ts';
+import { finalizeJob } from './finalize-job.ts';
+
+export interface ReducerSettings {
+  /** How often unfinished jobs are checked (plans completed, cancellations). */
+  tickMs?: number;
+  /** Rows per scores part. */
+  rowsPerPart?: number;
+}
+
+interface TrackedJob {
+  job: JobContext;
+  spec: SpecRecord;
+  ledger: BatchLedger;
+  lastProgressWrite: number;
+}
+
+const PROGRESS_WRITE_MS = 250;
+
+/**
+ * The reducer: accounts for every batch of every job (results and dead letters, each counted
+ * once by batch number) and, when a job's plan is complete and every batch is accounted for,
+ * writes its final outputs. Its state is the stored result objects, so it can restart anywhere.
+ */
+export async function runReducer(conn: ClusterConnection, settings: ReducerSettings, signal: AbortSignal, log: Logger): Promise<void> {
+  const tracked = new Map<string, TrackedJob>();
+  const finished = new Set<string>();
+  const locks = new Map<string, Promise<unknown>>();
+  // One operation per job at a time (notices, dead letters and ticks interleave).
+  const withJob = <T>(jobId: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (locks.get(jobId) ?? Promise.resolve()).then(fn, fn);
+    locks.set(jobId, run.catch(() => undefined));
+    return run;
+  };
+
+  const track = async (jobId: string): Promise<TrackedJob | null> => {
+    const known = tracked.get(jobId);
+    if (known) return known;
+    const spec = await conn.jobs.get(jobId, 'spec');
+    if (spec === null) return null;
+    const job = jobContext(spec, conn.s3);
+    const entry = { job, spec, ledger: await BatchLedger.load(job), lastProgressWrite: 0 };
+    tracked.set(jobId, entry);
+    return entry;
+  };
+
+  const progressRecord = (t: TrackedJob, state: ReduceRecord['state'], extra: Partial<ReduceRecord> = {}): ReduceRecord => ({
+    state,
+    accounted: t.ledger.accounted,
+    scored: t.ledger.scored,
+    errors: t.ledger.errors,
+    deadLetters: [],
+    updatedAt: now(),
+    ...extra,
+  });
+
+  const writeProgress = async (t: TrackedJob, force = false) => {
+    if (!force && performance.now() - t.lastProgressWrite < PROGRESS_WRITE_MS) return;
+    t.lastProgressWrite = performance.now();
+    await conn.jobs.putReduce(t.job.id, progressRecord(t, 'running'));
+  };
+
+  const settle = async (jobId: string) => {
+    if (finished.has(jobId)) return;
+    const existing = await conn.jobs.get(jobId, 'reduce');
+    if (existing && existing.state !== 'running') {
+      finished.add(jobId);
+      tracked.delete(jobId);
+      return;
+    }
+    const t = await track(jobId);
+    if (t === null) return;
+    const plan = await conn.jobs.get(jobId, 'plan');
+    if (await conn.jobs.isCancelled(jobId)) {
+      await conn.jsm.streams.purge(STREAMS.batches, { filter: batchSubject(jobId) }).catch(() => undefined);
+      await conn.jobs.putReduce(jobId, progressRecord(t, 'cancelled', { finishedAt: now() }));
+      finish(jobId);
+      log.info({ job: jobId }, 'job cancelled');
+      return;
+    }
+    if (plan?.state === 'failed') {
+      await conn.jobs.putReduce(jobId, progressRecord(t, 'failed', { finishedAt: now(), error: plan.error ?? 'planning failed' }));
+      finish(jobId);
+      return;
+    }
+    if (plan?.state !== 'published' || plan.batches === null || t.ledger.accounted < plan.batches) return;
+    log.info({ job: jobId, batches: plan.batches }, 'every batch accounted for: writing outputs');
+    try {
+      const final = await finalizeJob(t.job, t.spec, plan, t.ledger, settings.rowsPerPart);
+      await conn.jobs.putReduce(jobId, {
+        ...progressRecord(t, 'complete', { finishedAt: now(), outputs: final.outputs }),
+        scored: final.scored,
+        errors: final.errors,
+        deadLetters: final.deadLetters,
+      });
+      finish(jobId);
+      await removeWork(t.job);
+      log.info({ job: jobId, scored: final.scored, errors: final.errors, deadLetters: final.deadLetters.length }, 'job complete');
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+      await conn.jobs.putReduce(jobId, progressRecord(t, 'failed', { finishedAt: now(), error: messageOf(error) }));
+      finish(jobId);
+    }
+  };
+  const finish = (jobId: string) => {
+    finished.add(jobId);
+    tracked.delete(jobId);
+  };
+
+  const onNotice = async (msg: JsMsg): Promise<Outcome> => {
+    const notice = decodeJson(resultNotice, msg.data, `result notice on ${msg.subject}`);
+    await withJob(notice.jobId, async () => {
+      if (finished.has(notice.jobId)) return;
+      const t = await track(notice.jobId);
+      if (t === null) return;
+      if (t.ledger.add(notice.batch, notice.kind === 'dead-letter')) {
+        t.ledger.scored += notice.scored;
+        t.ledger.errors += notice.errors;
+      }
+      await writeProgress(t);
+      await settle(notice.jobId);
+    });
+    return { kind: 'ack' };
+  };
+
+  // Batches that used up max_deliver: record a dead letter, so the job can still finish.
+  const onDead = async (dead: StoredDeadLetter) => {
+    const jobId = dead.headers?.get(BATCH_HEADERS.job) ?? '';
+    const batch = Number(dead.headers?.get(BATCH_HEADERS.batch) ?? NaN);
+    if (jobId === '' || !Number.isInteger(batch)) return;
+    await withJob(jobId, async () => {
+      const t = await track(jobId);
+      if (t === null || finished.has(jobId)) return;
+      const reason = `failed ${dead.deliveries} times (max_deliver); see the workers' logs`;
+      await t.job.out.store.put(workKeys.deadLetter(t.job.work, batch), JSON.stringify({ batch, reason, deliveries: dead.deliveries }));
+      t.ledger.add(batch, true);
+      log.error({ job: jobId, batch, deliveries: dead.deliveries }, 'batch dead-lettered');
+      await writeProgress(t, true);
+      await settle(jobId);
+    });
+  };
+  const deadWatch = watchDeadLetters(conn.nc, conn.jsm, { stream: STREAMS.batches, consumer: CONSUMERS.workers, onError: (e) => log.warn({ err: messageOf(e) }, 'dead-letter watch') }, onDead);
+
+  const tick = async () => {
+    for (const jobId of await conn.jobs.jobIds()) {
+      if (signal.aborted) return;
+      if (!finished.has(jobId)) await withJob(jobId, () => settle(jobId));
+    }
+  };
+  const tickMs = settings.tickMs ?? 1000;
+  const ticking = (async () => {
+    while (!signal.aborted) {
+      await tick().catch((error: unknown) => log.warn({ err: messageOf(error) }, 'reducer check failed; retrying'));
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, tickMs);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        }, { once: true });
+      });
+    }
+  })();
+
+  log.info({ nats: conn.description }, 'reducer ready');
+  try {
+    await runWorkLoop(conn.js, {
+      stream: STREAMS.results,
+      consumer: CONSUMERS.reducer,
+      signal,
+      handler: onNotice,
+      onError: (error) => log.warn({ err: messageOf(error) }, 'result notice failed; it will be retried'),
+    });
+  } finally {
+    await ticking;
+    await deadWatch.stop();
+  }
+  log.info('reducer stopped');
+}
+
+/** The job's intermediate files are no longer needed once its outputs are written. */
+async function removeWork(job: JobContext): Promise<void> {
+  for await (const info of job.out.store.list(`${job.work}/`)) await job.out.store.delete(info.key);
+}

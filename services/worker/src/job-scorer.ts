@@ -1,0 +1,96 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { openAuditModel, type AuditModel } from '../../../shared/src/audit/audit-model.ts';
+import { scoreColumns } from '../../../shared/src/audit/score-table.ts';
+import { addPreviews, scoreExamples, type ScoringContext } from '../../../shared/src/audit/score-examples.ts';
+import type { JobContext } from '../../../shared/src/cluster/job-context.ts';
+import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
+import type { CorpusItem, Example, RecordError } from '../../../shared/src/corpus/example.ts';
+import { decodeAnchorFeatures } from '../../../shared/src/distributed/anchor-features-codec.ts';
+import type { BatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
+import type { ColumnSpec } from '../../../shared/src/output/parquet-table-writer.ts';
+import { GradientScorer } from '../../../shared/src/scoring/gradient-score.ts';
+import { RepresentationScorer } from '../../../shared/src/scoring/representation-score.ts';
+import { TopK } from '../../../shared/src/scoring/top-k.ts';
+import type { RankedEntry } from '../../../shared/src/audit/score-table.ts';
+import { materializeModel } from '../../../shared/src/storage/model-mirror.ts';
+
+export interface JobScorerSettings {
+  cacheDir: string;
+  threads?: number;
+  s3: () => S3Client;
+}
+
+/**
+ * Everything a worker needs to score one job's batches: the model (mirrored from S3 into the
+ * local cache), and scorers built from the anchor features the coordinator stored for the job.
+ */
+export class JobScorer {
+  private constructor(
+    readonly job: JobContext,
+    private readonly opened: AuditModel,
+    private readonly context: ScoringContext,
+    readonly columns: ColumnSpec[],
+  ) {}
+
+  static async open(job: JobContext, settings: JobScorerSettings): Promise<JobScorer> {
+    const anchors = decodeAnchorFeatures(await job.out.store.get(workKeys.anchors(job.work)));
+    const modelDir = job.audit.model === 'tiny' ? 'tiny' : (await materializeModel(job.audit.model, { cacheDir: settings.cacheDir, s3: settings.s3 })).dir;
+    const opened = await openAuditModel(modelDir, { ...job.audit, ...(settings.threads ? { threads: settings.threads } : {}) });
+    try {
+      if (opened.model.info.gradientDim !== anchors.gradient[0]?.vectors[0]?.length) {
+        throw new Error(`job ${job.id}: stored anchor gradients do not match this worker's feature graph (model or options changed?)`);
+      }
+      const specs = anchors.gradient.map((s) => s.spec);
+      const context: ScoringContext = {
+        tokenizer: opened.tokenizer,
+        model: opened.model,
+        repScorer: new RepresentationScorer(anchors.representation, { topN: job.audit.topN }),
+        gradScorer: new GradientScorer(anchors.gradient),
+        specs,
+        maxTokens: job.audit.maxTokens,
+        batchSize: job.audit.batchSize,
+        method: job.audit.method,
+      };
+      return new JobScorer(job, opened, context, scoreColumns(specs));
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
+  }
+
+  /** Scores one batch: every example's row, the batch's own top-k and bottom-k, every bad record. */
+  async score(batch: number, items: readonly CorpusItem[], worker: string): Promise<BatchResult> {
+    const started = performance.now();
+    const examples: Example[] = [];
+    const errors: RecordError[] = [];
+    for (const item of items) {
+      if (item.kind === 'example') examples.push(item.example);
+      else errors.push(item.error);
+    }
+    const scored = await scoreExamples(examples, this.context);
+    const top = new TopK<RankedEntry>(this.job.audit.k, 'top');
+    const bottom = new TopK<RankedEntry>(this.job.audit.bottomK, 'bottom');
+    scored.entries.forEach((entry, i) => {
+      // Previews only for the entries a top-k or bottom-k keeps (one object may sit in both).
+      const kept = [top.push(entry), bottom.push(entry)].some(Boolean);
+      if (kept) addPreviews(entry, scored.examples[i]!);
+    });
+    return {
+      kind: 'result',
+      jobId: this.job.id,
+      batch,
+      worker,
+      rows: scored.rows,
+      top: top.sorted(),
+      bottom: bottom.sorted(),
+      errors: [...errors, ...scored.errors],
+      records: items.length,
+      scored: scored.rows.length,
+      featureMs: performance.now() - started,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.opened.close();
+  }
+}

@@ -1,0 +1,8 @@
+import type { ClusterSettings } from '../../../shared/src/cluster/cluster-connection.ts';
+import { runService } from '../../../shared/src/cluster/service-lifecycle.ts';
+import { runWorker, type WorkerSettings } from './worker.ts';
+
+/** `safesift worker`: scores batches until stopped (SIGTERM drains the batch in hand). */
+export function main(cluster: ClusterSettings, settings: WorkerSettings): Promise<void> {
+  return runService('worker', cluster, (conn, signal, log) => runWorker(conn, settings, signal, log));
+}

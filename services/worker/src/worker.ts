@@ -1,0 +1,112 @@
+import { hostname } from 'node:os';
+import type { JsMsg } from '@nats-io/jetstream';
+import { CONSUMERS, resultSubject, STREAMS } from '../../../shared/src/bus/topology.ts';
+import { runWorkLoop, type Outcome } from '../../../shared/src/bus/work-loop.ts';
+import { BATCH_HEADERS, encodeJson, resultMessageId, type ResultNotice } from '../../../shared/src/cluster/bus-messages.ts';
+import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
+import { jobContext, type JobContext } from '../../../shared/src/cluster/job-context.ts';
+import { isPermanent, messageOf } from '../../../shared/src/cluster/failure-kind.ts';
+import type { Logger } from '../../../shared/src/cluster/logger.ts';
+import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
+import { encodeBatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
+import { CorruptBatchError } from '../../../shared/src/distributed/corrupt-batch-error.ts';
+import { decodeRecordBatch } from '../../../shared/src/distributed/record-batch-codec.ts';
+import { JobScorer } from './job-scorer.ts';
+
+export interface WorkerSettings {
+  cacheDir: string;
+  threads?: number;
+  /** Name in results and logs (default host:pid). */
+  name?: string;
+}
+
+/** How long a worker trusts what it knows about a job being open. */
+const CANCEL_CACHE_MS = 2000;
+
+/**
+ * A worker: pulls record batches one at a time, scores them, stores the result under the job's
+ * work prefix and tells the reducer; the batch is acked only after that. A batch that cannot be
+ * decoded is dead-lettered at once (retrying cannot fix it); other failures are retried with
+ * backoff until max_deliver, after which the reducer's dead-letter watch accounts for the batch.
+ */
+export async function runWorker(conn: ClusterConnection, settings: WorkerSettings, signal: AbortSignal, log: Logger): Promise<void> {
+  const name = settings.name ?? `${hostname()}:${process.pid}`;
+  // One job's model at a time: switching jobs closes the previous one, so memory stays bounded.
+  let current: JobScorer | null = null;
+  const cancelled = new Map<string, { value: boolean; at: number }>();
+  const isClosed = async (jobId: string) => {
+    const known = cancelled.get(jobId);
+    if (known && (known.value || performance.now() - known.at < CANCEL_CACHE_MS)) return known.value;
+    // A cancelled or already finished job: a late (redelivered) batch has nothing left to add.
+    const reduce = await conn.jobs.get(jobId, 'reduce');
+    const value = (reduce !== null && reduce.state !== 'running') || (await conn.jobs.isCancelled(jobId));
+    cancelled.set(jobId, { value, at: performance.now() });
+    return value;
+  };
+  const scorerFor = async (job: JobContext) => {
+    if (current?.job.id === job.id) return current;
+    await current?.close();
+    current = null;
+    current = await JobScorer.open(job, { cacheDir: settings.cacheDir, s3: conn.s3, ...(settings.threads ? { threads: settings.threads } : {}) });
+    log.info({ job: job.id }, 'job model ready');
+    return current;
+  };
+
+  const notify = async (job: JobContext, notice: ResultNotice) => {
+    await conn.js.publish(resultSubject(job.id), encodeJson(notice), { msgID: resultMessageId(job.id, notice.batch) });
+  };
+
+  const handle = async (msg: JsMsg): Promise<Outcome> => {
+    const jobId = msg.headers?.get(BATCH_HEADERS.job) ?? '';
+    const batch = Number(msg.headers?.get(BATCH_HEADERS.batch) ?? NaN);
+    if (jobId === '' || !Number.isInteger(batch) || batch < 0) return { kind: 'drop', reason: `message on ${msg.subject} has no job/batch headers` };
+    if (await isClosed(jobId)) return { kind: 'ack' };
+    const record = await conn.jobs.get(jobId, 'spec');
+    if (record === null) return { kind: 'drop', reason: `batch ${batch} of unknown job ${jobId}` };
+    const job = jobContext(record, conn.s3);
+    let decoded;
+    try {
+      decoded = decodeRecordBatch(msg.data);
+      if (decoded.jobId !== jobId || decoded.batch !== batch) throw new CorruptBatchError(`body says job ${decoded.jobId} batch ${decoded.batch}, headers say job ${jobId} batch ${batch}`);
+    } catch (error) {
+      if (!(error instanceof CorruptBatchError)) throw error;
+      // Retrying cannot repair a corrupt body: dead-letter it now, so the job can finish and say so.
+      const reason = `corrupt batch: ${error.message}`;
+      const key = workKeys.deadLetter(job.work, batch);
+      await job.out.store.put(key, JSON.stringify({ batch, reason, deliveries: msg.info.deliveryCount, worker: name }));
+      await notify(job, { jobId, batch, kind: 'dead-letter', key, records: 0, scored: 0, errors: 0, worker: name, reason });
+      log.error({ job: jobId, batch, reason }, 'batch dead-lettered');
+      return { kind: 'drop', reason };
+    }
+    const scorer = await scorerFor(job);
+    const result = await scorer.score(batch, decoded.items, name);
+    const key = workKeys.result(job.work, batch);
+    await job.out.store.put(key, encodeBatchResult(result, scorer.columns));
+    await notify(job, { jobId, batch, kind: 'result', key, records: result.records, scored: result.scored, errors: result.errors.length, worker: name });
+    log.info({ job: jobId, batch, scored: result.scored, errors: result.errors.length, ms: Math.round(result.featureMs) }, 'batch scored');
+    return { kind: 'ack' };
+  };
+
+  log.info({ nats: conn.description, worker: name }, 'worker ready');
+  try {
+    await runWorkLoop(conn.js, {
+      stream: STREAMS.batches,
+      consumer: CONSUMERS.workers,
+      signal,
+      handler: async (msg) => {
+        try {
+          return await handle(msg);
+        } catch (error) {
+          // A job that cannot be scored here (bad model, missing anchors) is retried with backoff
+          // like any failure: max_deliver then dead-letters the batch instead of losing it.
+          log.warn({ subject: msg.subject, deliveries: msg.info.deliveryCount, permanent: isPermanent(error), err: messageOf(error) }, 'batch failed');
+          throw error;
+        }
+      },
+      onError: (error) => log.debug({ err: messageOf(error) }, 'work loop error'),
+    });
+  } finally {
+    await (current as JobScorer | null)?.close();
+  }
+  log.info('worker stopped');
+}
