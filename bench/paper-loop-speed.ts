@@ -4,14 +4,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OnnxFeatureModel } from '../shared/src/features/onnx-feature-model.ts';
+import { featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import type { FeatureModel } from '../shared/src/features/feature-model.ts';
+import { PooledFeatureModel } from '../shared/src/features/pooled-feature-model.ts';
 import type { Probe } from '../shared/src/graph/probes.ts';
 import { describeProjection } from '../shared/src/graph/projection.ts';
 import { openCheckpoint } from '../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../shared/src/prompt/tokenized.ts';
 import { GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, STORIES260K, tokenizeAnchorSets, tokenizeCorpus } from './bench-models.ts';
-import { spearman, streamGradientScores, topOverlap, type ProbeConfig } from './probe-fidelity.ts';
+import { GradientScorer } from '../shared/src/scoring/gradient-score.ts';
+import { spearman, topOverlap, type AnchorExamples, type ProbeConfig } from './probe-fidelity.ts';
 
 const PAPER_LOOP = fileURLToPath(new URL('./reference/paper_loop.py', import.meta.url));
 
@@ -40,6 +43,8 @@ export interface PaperLoopRow {
 export interface PaperLoopResult {
   examples: number;
   batchSize: number;
+  /** Worker threads of safesift's pooled feature model (one session, one intra-op thread each). */
+  workers: number;
   torch: Omit<TorchLoopResult, 'scores'>;
   rows: PaperLoopRow[];
   /** k of the top-k overlap column. */
@@ -55,6 +60,7 @@ export interface PaperLoopSetup {
   corpusPath?: string;
   /** First N corpus records (default 200). */
   records?: number;
+  /** Examples per batch (default 1: with a worker per core, padding-free batches of one were fastest). */
   batchSize?: number;
   maxTokens?: number;
   /** Python with torch (default $SAFESIFT_REFERENCE_PYTHON or /usr/bin/python3). */
@@ -79,7 +85,7 @@ function runPython(python: string, args: string[]): Promise<string> {
 /** Runs the PyTorch loop, then each safesift config, one after the other in this process (never concurrently). */
 export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoopResult> {
   const modelDir = setup.modelDir ?? STORIES260K;
-  const batchSize = setup.batchSize ?? 8;
+  const batchSize = setup.batchSize ?? 1;
   const maxTokens = setup.maxTokens ?? 512;
   const checkpoint = await openCheckpoint(modelDir);
   const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
@@ -110,10 +116,12 @@ export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoop
   const rows: PaperLoopRow[] = [];
   const topK = Math.min(100, Math.floor(examples.length / 4));
   let check = { spearman: NaN, maxAbsDiff: NaN };
+  let workers = 0;
   for (const config of configs) {
-    const model = await OnnxFeatureModel.open(checkpoint, config);
-    // Timed like the loop: featurization plus normalise-and-dot.
-    const { scores, seconds } = await streamGradientScores(model, anchors, examples, batchSize, true);
+    // As the audit runs it: a worker thread per core, each with its own single-threaded session.
+    const model = await PooledFeatureModel.open(checkpoint, config);
+    workers = model.concurrency;
+    const { scores, seconds } = await timedScores(model, anchors, examples, batchSize);
     await model.close();
     if (config === exact) {
       check = { spearman: spearman(scores, torch.scores), maxAbsDiff: Math.max(...torch.scores.map((s, i) => Math.abs(s - scores[i]!))) };
@@ -131,5 +139,30 @@ export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoop
   }
   await checkpoint.close();
   const { scores: _scores, ...torchSummary } = torch;
-  return { examples: examples.length, batchSize, torch: torchSummary, rows, topK, check };
+  return { examples: examples.length, batchSize, workers, torch: torchSummary, rows, topK, check };
+}
+
+/** Scores of `examples`, timed like the loop: featurization plus normalise-and-dot (anchors and warm-up excluded). */
+async function timedScores(
+  model: FeatureModel,
+  anchors: AnchorExamples,
+  examples: readonly TokenizedExample[],
+  batchSize: number,
+): Promise<{ scores: Float64Array; seconds: number }> {
+  const sets = [];
+  for (const { spec, examples: anchorExamples } of anchors) {
+    sets.push({ spec, vectors: (await featurizeInBatches(model, anchorExamples, batchSize)).map((f) => f.gradient) });
+  }
+  const scorer = new GradientScorer(sets);
+  await featurizeInBatches(model, examples.slice(0, 2 * (model.concurrency ?? 1)), batchSize); // warm-up: first-run allocations
+  const scores = new Float64Array(examples.length);
+  let seconds = 0;
+  // Per window, so exact gradients never pile up.
+  for (let start = 0; start < examples.length; start += 256) {
+    const t0 = performance.now();
+    const features = await featurizeInBatches(model, examples.slice(start, start + 256), batchSize);
+    features.forEach((f, i) => (scores[start + i] = scorer.score(f.gradient).score));
+    seconds += (performance.now() - t0) / 1000;
+  }
+  return { scores, seconds };
 }

@@ -30,10 +30,10 @@ export function addAuditOptions(command: Command): Command {
     .option('--proj-seed <n>', 'seed of the projection matrices and sketch', integer('--proj-seed'))
     .option('--proj-dim <n>', 'CountSketch the (projected) gradient to n dimensions', integer('--proj-dim'))
     .addOption(new Option('--dtype <type>', 'graph compute type (float16 is for GPU providers; the CPU keeps float32)').choices(['float32', 'float16']).default('float32'))
-    .option('--batch-size <n>', 'examples per model call', integer('--batch-size'), 8)
+    .option('--batch-size <n>', 'examples per model call (1 suits the CPU; larger batches suit GPU providers)', integer('--batch-size'), 1)
     .option('--limit <n>', 'read only the first n records of each input file', integer('--limit'))
     .option('--max-record-bytes <n>', 'reject records larger than this', integer('--max-record-bytes'))
-    .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer('--threads'))
+    .option('--threads <n>', 'feature threads, each with a single-threaded onnxruntime session (default: all cores)', integer('--threads'))
     .option('--out <dir>', 'output folder', 'safesift-out');
 }
 

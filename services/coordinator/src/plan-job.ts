@@ -2,7 +2,7 @@ import { headers } from '@nats-io/transport-node';
 import { computeAnchorFeatures } from '../../../shared/src/audit/anchor-features.ts';
 import { buildSummary } from '../../../shared/src/audit/audit-summary.ts';
 import { openAuditModel } from '../../../shared/src/audit/audit-model.ts';
-import { batchSubject } from '../../../shared/src/bus/topology.ts';
+import { batchSubject, STREAMS } from '../../../shared/src/bus/topology.ts';
 import type { WorkContext } from '../../../shared/src/bus/work-loop.ts';
 import { BATCH_HEADERS, batchMessageId } from '../../../shared/src/cluster/bus-messages.ts';
 import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
@@ -23,7 +23,15 @@ import { InputBatcher } from './input-batcher.ts';
 export interface PlanSettings {
   cacheDir: string;
   threads?: number;
+  /**
+   * At most this many of a job's batches wait in the stream (default 1000): publishing keeps pace
+   * with the workers, so the stream stays small whatever the corpus size.
+   */
+  maxPendingBatches?: number;
 }
+
+const DEFAULT_MAX_PENDING_BATCHES = 1000;
+const PENDING_POLL_MS = 200;
 
 /** Room left in a message for NATS headers and Arrow framing beyond the batch's own estimate. */
 const MESSAGE_HEADROOM_BYTES = 8 * 1024;
@@ -48,7 +56,7 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
     ctx.working();
   }
 
-  const maxBytes = conn.topology.maxMsgSize - recordBatchOverheadBytes(job.id) - MESSAGE_HEADROOM_BYTES;
+  const maxBytes = conn.maxMsgSize - recordBatchOverheadBytes(job.id) - MESSAGE_HEADROOM_BYTES;
   const batcher = new InputBatcher(job.spec.batchExamples, maxBytes);
   const resumeFrom = plan.published;
   let batch = 0;
@@ -57,6 +65,7 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
   const publish = async (items: CorpusItem[]) => {
     const index = batch++;
     if (index < resumeFrom) return;
+    await waitForRoom(conn, job.id, settings.maxPendingBatches ?? DEFAULT_MAX_PENDING_BATCHES, ctx);
     const hdrs = headers();
     hdrs.set(BATCH_HEADERS.job, job.id);
     hdrs.set(BATCH_HEADERS.batch, String(index));
@@ -99,6 +108,18 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
 }
 
 class JobCancelled extends Error {}
+
+/** Waits while the job has `max` or more batches not yet taken by a worker. */
+async function waitForRoom(conn: ClusterConnection, jobId: string, max: number, ctx: WorkContext): Promise<void> {
+  const subject = batchSubject(jobId);
+  for (;;) {
+    const info = await conn.jsm.streams.info(STREAMS.batches, { subjects_filter: subject });
+    const pending = info.state.subjects?.[subject] ?? 0;
+    if (pending < max) return;
+    ctx.working();
+    await new Promise((resolve) => setTimeout(resolve, PENDING_POLL_MS));
+  }
+}
 
 /** Anchor features and the model part of summary.json, computed once per job by the coordinator. */
 async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, settings: PlanSettings, log: Logger): Promise<RecordError[]> {

@@ -162,12 +162,14 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
   const ticking = (async () => {
     while (!signal.aborted) {
       await tick().catch((error: unknown) => log.warn({ err: messageOf(error) }, 'reducer check failed; retrying'));
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, tickMs);
-        signal.addEventListener('abort', () => {
+      await new Promise<void>((resolve) => {
+        const done = () => {
           clearTimeout(timer);
-          resolve(undefined);
-        }, { once: true });
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, tickMs);
+        signal.addEventListener('abort', done, { once: true });
       });
     }
   })();

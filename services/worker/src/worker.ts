@@ -79,6 +79,7 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
       return { kind: 'drop', reason };
     }
     const scorer = await scorerFor(job);
+    log.info({ job: jobId, batch, items: decoded.items.length, deliveries: msg.info.deliveryCount }, 'batch started');
     const result = await scorer.score(batch, decoded.items, name);
     const key = workKeys.result(job.work, batch);
     await job.out.store.put(key, encodeBatchResult(result, scorer.columns));

@@ -1,4 +1,5 @@
-import { OnnxFeatureModel } from '../features/onnx-feature-model.ts';
+import type { FeatureModel } from '../features/feature-model.ts';
+import { PooledFeatureModel } from '../features/pooled-feature-model.ts';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
 import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
 import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
@@ -11,7 +12,7 @@ export interface AuditModel {
   synthetic: boolean;
   checkpoint: Checkpoint;
   tokenizer: PromptTokenizer;
-  model: OnnxFeatureModel;
+  model: FeatureModel;
   close(): Promise<void>;
 }
 
@@ -24,13 +25,14 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
   const checkpoint = await openCheckpoint(modelDir);
   try {
     const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
-    const model = await OnnxFeatureModel.open(checkpoint, {
+    // One single-threaded session per core beats one session on every core (BENCHMARKS.md).
+    const model = await PooledFeatureModel.open(checkpoint, {
       probe: options.probes,
       projection: options.projection,
       sketch: options.sketch,
       // onnxruntime-node ships the CPU provider only, and the CPU keeps float32 (see summary.features.dtype).
       dtype: 'float32',
-      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.threads ? { workers: options.threads } : {}),
     });
     return {
       modelDir,

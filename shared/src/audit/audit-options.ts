@@ -50,7 +50,8 @@ const rawAuditOptions = z.object({
   projSeed: z.number().int().min(0).default(DEFAULT_PROJECTION_SEED),
   /** Optional CountSketch of the (projected) gradient to this many dimensions. */
   projDim: z.number().int().min(1).optional(),
-  batchSize: z.number().int().min(1).default(8),
+  /** Examples per model call. 1 on the CPU: each pool thread takes one example, no padding (BENCHMARKS.md). */
+  batchSize: z.number().int().min(1).default(1),
   /** First N records of each input file. */
   limit: z.number().int().min(1).optional(),
   maxRecordBytes: z.number().int().min(1).default(4 * 1024 * 1024),

@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, describeNats, type NatsSettings } from '../bus/nats-settings.ts';
-import { ensureTopology, type Topology, type TopologyOptions } from '../bus/topology.ts';
+import { ensureTopology, JOBS_KV_BUCKET, openJobsKv, STREAMS, type TopologyOptions } from '../bus/topology.ts';
 import { createS3Client } from '../storage/s3-client.ts';
 import { JobStore } from './job-store.ts';
 
@@ -18,7 +18,8 @@ export interface ClusterConnection {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  topology: Topology;
+  /** Largest message the batch stream takes. */
+  maxMsgSize: number;
   jobs: JobStore;
   /** The S3 client, created on first use (local-only jobs never need one). */
   s3: () => S3Client;
@@ -27,19 +28,29 @@ export interface ClusterConnection {
   close(): Promise<void>;
 }
 
-/** Connects, and creates (or checks) the streams, consumers and jobs bucket. */
-export async function connectCluster(settings: ClusterSettings): Promise<ClusterConnection> {
+/**
+ * Connects. Services create or update the streams, consumers and jobs bucket with their settings
+ * (ack wait, max deliveries); clients (submit, status…) leave an existing topology as it is and
+ * create it with defaults only when there is none yet.
+ */
+export async function connectCluster(settings: ClusterSettings, role: 'service' | 'client' = 'service'): Promise<ClusterConnection> {
   const nc = await connectNats(settings.nats);
   try {
-    const topology = await ensureTopology(nc, settings.topology);
+    let kv = role === 'client' && (await topologyExists(nc)) ? await openJobsKv(nc) : null;
+    let maxMsgSize = nc.info?.max_payload ?? 1024 * 1024;
+    if (kv === null) {
+      const topology = await ensureTopology(nc, settings.topology);
+      kv = topology.kv;
+      maxMsgSize = topology.maxMsgSize;
+    }
     let client: S3Client | undefined;
     const s3 = () => (client ??= createS3Client(settings.s3Endpoint === undefined ? {} : { endpoint: settings.s3Endpoint }));
     return {
       nc,
       js: jetstream(nc),
       jsm: await jetstreamManager(nc),
-      topology,
-      jobs: new JobStore(topology.kv),
+      maxMsgSize,
+      jobs: new JobStore(kv),
       s3,
       description: describeNats(settings.nats),
       async close() {
@@ -51,4 +62,12 @@ export async function connectCluster(settings: ClusterSettings): Promise<Cluster
     await nc.close();
     throw error;
   }
+}
+
+/** Whether the streams and the jobs bucket exist (opening a KV bucket does not check). */
+async function topologyExists(nc: NatsConnection): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  const names = [...Object.values(STREAMS), `KV_${JOBS_KV_BUCKET}`];
+  const found = await Promise.all(names.map((name) => jsm.streams.info(name).then(() => true, () => false)));
+  return found.every(Boolean);
 }

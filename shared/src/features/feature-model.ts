@@ -24,6 +24,8 @@ export interface FeatureModelInfo {
 /** Computes features for a batch of tokenized examples. ONNX in production; a fake in unit tests. */
 export interface FeatureModel {
   readonly info: FeatureModelInfo;
+  /** Batches worth keeping in flight at once (a worker pool's size; default 1). */
+  readonly concurrency?: number;
   featurize(batch: readonly TokenizedExample[]): Promise<ExampleFeatures[]>;
   close(): Promise<void>;
 }

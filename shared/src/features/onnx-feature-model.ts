@@ -8,7 +8,7 @@ import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { ExampleFeatures, FeatureModel, FeatureModelInfo } from './feature-model.ts';
 import { padBatch } from './padded-batch.ts';
 
-export interface OnnxFeatureModelOptions {
+export interface OnnxFeatureModelOptions extends SessionOptions {
   /** Parameters whose per-example gradients are the features (default lm_head). */
   probe?: Probe;
   projection: ProjectionSpec;
@@ -16,10 +16,6 @@ export interface OnnxFeatureModelOptions {
   dtype?: 'float32' | 'float16';
   /** Optional CountSketch to a fixed size after the projection. */
   sketch?: SketchSpec | null;
-  /** onnxruntime intra-op threads (default: all cores). */
-  threads?: number;
-  /** onnxruntime graph optimisation level (default 'all'). */
-  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Also compute full logits (parity tests). */
   emitLogits?: boolean;
 }
@@ -28,6 +24,43 @@ export interface RawFeatureOutputs {
   features: ExampleFeatures[];
   /** Per example [seq_i, V] logits, only with emitLogits. */
   logits?: Float32Array[];
+}
+
+/** A built (or cached) feature graph and what a session needs to serve it: plain data, so worker threads can open it too. */
+export interface PreparedFeatureGraph {
+  info: FeatureModelInfo & { graphPath: string; graphBuilt: boolean };
+  emitLogits: boolean;
+  vocabSize: number;
+}
+
+export interface SessionOptions {
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads?: number;
+  /** onnxruntime graph optimisation level (default 'all'). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** Builds the feature graph for `checkpoint` (or reuses the cached one). */
+export async function prepareFeatureGraph(checkpoint: Checkpoint, options: OnnxFeatureModelOptions): Promise<PreparedFeatureGraph> {
+  const graphOptions = {
+    probe: options.probe ?? 'lm_head',
+    projection: options.projection,
+    sketch: options.sketch ?? null,
+    dtype: options.dtype ?? 'float32',
+    emitLogits: options.emitLogits ?? false,
+  };
+  const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...graphOptions };
+  const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, graphOptions, dataPath));
+  const info = {
+    fingerprint: checkpoint.fingerprint,
+    probe: graphOptions.probe,
+    projection: describeProjection(options.projection, graphOptions.sketch),
+    representationDim: checkpoint.config.hiddenSize,
+    gradientDim: gradientDimension(checkpoint, graphOptions),
+    graphPath: graph.modelPath,
+    graphBuilt: graph.built,
+  };
+  return { info, emitLogits: graphOptions.emitLogits, vocabSize: checkpoint.config.vocabSize };
 }
 
 /** Feature model backed by our ONNX feature graph on onnxruntime-node (CPU). */
@@ -40,29 +73,16 @@ export class OnnxFeatureModel implements FeatureModel {
   ) {}
 
   static async open(checkpoint: Checkpoint, options: OnnxFeatureModelOptions): Promise<OnnxFeatureModel> {
-    const graphOptions = {
-      probe: options.probe ?? 'lm_head',
-      projection: options.projection,
-      sketch: options.sketch ?? null,
-      dtype: options.dtype ?? 'float32',
-      emitLogits: options.emitLogits ?? false,
-    };
-    const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...graphOptions };
-    const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, graphOptions, dataPath));
-    const session = await ort.InferenceSession.create(graph.modelPath, {
+    return OnnxFeatureModel.fromGraph(await prepareFeatureGraph(checkpoint, options), options);
+  }
+
+  /** Opens a session on an already prepared graph (what each worker of a pool does). */
+  static async fromGraph(prepared: PreparedFeatureGraph, options: SessionOptions = {}): Promise<OnnxFeatureModel> {
+    const session = await ort.InferenceSession.create(prepared.info.graphPath, {
       graphOptimizationLevel: options.optimization ?? 'all',
       ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     });
-    const info = {
-      fingerprint: checkpoint.fingerprint,
-      probe: graphOptions.probe,
-      projection: describeProjection(options.projection, graphOptions.sketch),
-      representationDim: checkpoint.config.hiddenSize,
-      gradientDim: gradientDimension(checkpoint, graphOptions),
-      graphPath: graph.modelPath,
-      graphBuilt: graph.built,
-    };
-    return new OnnxFeatureModel(info, session, graphOptions.emitLogits, checkpoint.config.vocabSize);
+    return new OnnxFeatureModel(prepared.info, session, prepared.emitLogits, prepared.vocabSize);
   }
 
   async featurize(batch: readonly TokenizedExample[]): Promise<ExampleFeatures[]> {

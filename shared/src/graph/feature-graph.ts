@@ -7,7 +7,7 @@ import { headParamKey, probedParams, type Probe } from './probes.ts';
 import type { ProjectionSpec, SketchSpec } from './projection.ts';
 
 /** Bump when the emitted graphs change, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 3;
+export const GRAPH_BUILDER_VERSION = 4;
 
 export interface FeatureGraphOptions {
   probe: Probe;

@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { compileNatsSettings } from '../../../../shared/src/bus/nats-settings.ts';
 import type { ClusterSettings } from '../../../../shared/src/cluster/cluster-connection.ts';
 import { defaultCacheDir } from '../../../../shared/src/model/cache-dir.ts';
+import { ConfigError } from '../../../../shared/src/errors.ts';
+import { integer } from '../cli-parsers.ts';
 
 /**
  * How every cluster command reaches NATS and S3. Secrets can come from the environment
@@ -36,7 +38,28 @@ export function clusterSettings(flags: Record<string, unknown>, clientName: stri
     ...(Object.values(tls).some((v) => v !== undefined) ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) } : {}),
     name: clientName,
   });
-  return { nats, ...(typeof flags.s3Endpoint === 'string' ? { s3Endpoint: flags.s3Endpoint } : {}) };
+  const ackWaitMs = numberFrom(flags.ackWait, 'SAFESIFT_ACK_WAIT_MS');
+  const maxDeliver = numberFrom(flags.maxDeliver, 'SAFESIFT_MAX_DELIVER');
+  return {
+    nats,
+    ...(typeof flags.s3Endpoint === 'string' ? { s3Endpoint: flags.s3Endpoint } : {}),
+    topology: { ...(ackWaitMs === undefined ? {} : { ackWaitMs }), ...(maxDeliver === undefined ? {} : { maxDeliver }) },
+  };
+}
+
+function numberFrom(flag: unknown, variable: string): number | undefined {
+  if (typeof flag === 'number') return flag;
+  const text = process.env[variable];
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text)) throw new ConfigError(`$${variable}: expected a whole number, got '${text}'`);
+  return Number(text);
+}
+
+/** Delivery settings of the work queues: every service of a cluster must use the same values. */
+export function addDeliveryOptions(command: Command): Command {
+  return command
+    .option('--ack-wait <ms>', 'redeliver a message not acked (nor heartbeated) within this time (default $SAFESIFT_ACK_WAIT_MS or 30000)', integer('--ack-wait'))
+    .option('--max-deliver <n>', 'deliveries before a batch is dead-lettered (default $SAFESIFT_MAX_DELIVER or 5)', integer('--max-deliver'));
 }
 
 export function cacheDirOption(command: Command): Command {

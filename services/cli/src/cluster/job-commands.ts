@@ -11,7 +11,7 @@ import { formatStatus } from './format-status.ts';
 type Flags = Record<string, unknown>;
 
 async function withCluster<T>(flags: Flags, name: string, fn: (conn: ClusterConnection) => Promise<T>): Promise<T> {
-  const conn = await connectCluster(clusterSettings(flags, `safesift-${name}`));
+  const conn = await connectCluster(clusterSettings(flags, `safesift-${name}`), 'client');
   try {
     return await fn(conn);
   } finally {

@@ -3,17 +3,22 @@ import { main as coordinatorMain } from '../../../coordinator/src/main.ts';
 import { main as reducerMain } from '../../../reducer/src/main.ts';
 import { main as workerMain } from '../../../worker/src/main.ts';
 import { integer } from '../cli-parsers.ts';
-import { addClusterOptions, cacheDirOf, cacheDirOption, clusterSettings } from './cluster-flags.ts';
+import { addClusterOptions, addDeliveryOptions, cacheDirOf, cacheDirOption, clusterSettings } from './cluster-flags.ts';
 
 /** `safesift coordinator|worker|reducer`: the long-running processes of a cluster. */
 export function serviceCommands(): Command[] {
-  const coordinator = cacheDirOption(addClusterOptions(new Command('coordinator')))
+  const coordinator = cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('coordinator'))))
     .description('Plan submitted jobs: anchor features once per job, then the corpus as Arrow batches on JetStream')
     .option('--threads <n>', 'onnxruntime threads for anchor features (default: all cores)', integer('--threads'))
+    .option('--max-pending-batches <n>', 'publish at most this many batches of a job ahead of the workers', integer('--max-pending-batches'))
     .action(async (flags: Record<string, unknown>) => {
-      await coordinatorMain(clusterSettings(flags, 'safesift-coordinator'), { cacheDir: cacheDirOf(flags), ...threads(flags) });
+      await coordinatorMain(clusterSettings(flags, 'safesift-coordinator'), {
+        cacheDir: cacheDirOf(flags),
+        ...threads(flags),
+        ...(typeof flags.maxPendingBatches === 'number' ? { maxPendingBatches: flags.maxPendingBatches } : {}),
+      });
     });
-  const worker = cacheDirOption(addClusterOptions(new Command('worker')))
+  const worker = cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('worker'))))
     .description('Score batches from JetStream; SIGTERM finishes the batch in hand, then exits')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer('--threads'))
     .option('--name <name>', 'worker name in results and logs (default host:pid)')
@@ -24,7 +29,7 @@ export function serviceCommands(): Command[] {
         ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       });
     });
-  const reducer = addClusterOptions(new Command('reducer'))
+  const reducer = addDeliveryOptions(addClusterOptions(new Command('reducer')))
     .description('Account for batch results and write each finished job\'s top-k, score parts, errors and summary')
     .option('--rows-per-part <n>', 'rows per scores part', integer('--rows-per-part'))
     .action(async (flags: Record<string, unknown>) => {

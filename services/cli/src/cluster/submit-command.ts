@@ -30,7 +30,7 @@ export function submitCommand(): Command {
     .action(async (specFile: string | undefined, flags: Record<string, unknown>) => {
       const raw = await rawSpec(specFile, flags, command);
       const cluster = clusterSettings(flags, 'safesift-submit');
-      const conn = await connectCluster(cluster);
+      const conn = await connectCluster(cluster, 'client');
       try {
         const spec = await resolveJobSpec(raw, storageLister(conn.s3));
         const id = newJobId(spec.name);

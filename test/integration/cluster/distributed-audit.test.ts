@@ -1,0 +1,201 @@
+/**
+ * The distributed audit against real servers: nats-server (JetStream, file storage) and s3rver,
+ * with the corpus, anchors and model in S3, and real coordinator/worker/reducer processes.
+ * Every run must give the same top-k as `safesift audit` on the same inputs, faults or not.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { headers } from '@nats-io/transport-node';
+import { batchSubject } from '../../../shared/src/bus/topology.ts';
+import { BATCH_HEADERS, batchMessageId } from '../../../shared/src/cluster/bus-messages.ts';
+import { readCorpusWith } from '../../../shared/src/corpus/read-corpus.ts';
+import { encodeRecordBatch } from '../../../shared/src/distributed/record-batch-codec.ts';
+import { storageByteSources } from '../../../shared/src/storage/byte-sources.ts';
+import { ANCHORS, GSM8K_TRAIN, readJsonLines, STORIES260K } from '../../helpers/fixtures.ts';
+import { ClusterHarness } from '../../helpers/cluster-harness.ts';
+import { duckRows, runCli } from '../../helpers/run-cli.ts';
+
+const RECORDS = 36;
+const K = 10;
+let cluster: ClusterHarness;
+let inputs: { data: string; model: string; harmful: string; safe1: string; safe2: string };
+let baseline: { top: Row[]; scored: number };
+
+type Row = { id: string; score: number };
+
+const auditFlags = () => ['--model', inputs.model, '--data', inputs.data, '--harmful', inputs.harmful, '--safe', inputs.safe1, '--safe', inputs.safe2, '--k', String(K)];
+
+before(async () => {
+  cluster = await ClusterHarness.start();
+  const corpus = join(cluster.dir, 'gsm8k.jsonl');
+  writeFileSync(corpus, readJsonLines(GSM8K_TRAIN, RECORDS).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  inputs = {
+    data: await cluster.uploadFile(corpus, 'data/gsm8k.jsonl'),
+    model: await cluster.uploadDir(STORIES260K, 'models/stories260k'),
+    harmful: await cluster.uploadFile(ANCHORS.harmful, 'anchors/harmful.jsonl'),
+    safe1: await cluster.uploadFile(ANCHORS.safe1, 'anchors/safe1.jsonl'),
+    safe2: await cluster.uploadFile(ANCHORS.safe2, 'anchors/safe2.jsonl'),
+  };
+  // The local audit of the same files: what every distributed run must reproduce.
+  const localOut = join(cluster.dir, 'local');
+  const local = await runCli(['audit', '--model', STORIES260K, '--data', corpus, '--harmful', ANCHORS.harmful, '--safe', ANCHORS.safe1, '--safe', ANCHORS.safe2, '--k', String(K), '--out', localOut, '--json'], cluster.env);
+  assert.equal(local.code, 0, local.stderr);
+  baseline = { top: await topRows(localOut), scored: (JSON.parse(local.stdout) as { counts: { scored: number } }).counts.scored };
+  assert.equal(baseline.scored, RECORDS);
+});
+
+// Each test starts its own processes; none may outlive it, pass or fail.
+afterEach(async () => {
+  await cluster?.stopProcesses();
+});
+
+after(async () => {
+  await cluster?.dispose();
+});
+
+async function topRows(dir: string): Promise<Row[]> {
+  return (await duckRows(`select id, score from '${join(dir, 'topk.parquet')}' order by rank`)) as Row[];
+}
+
+async function assertMatchesBaseline(dir: string): Promise<void> {
+  const top = await topRows(dir);
+  assert.deepEqual(top.map((r) => r.id), baseline.top.map((r) => r.id));
+  top.forEach((r, i) => assert.ok(Math.abs(r.score - baseline.top[i]!.score) <= 1e-6, `rank ${i + 1}: ${r.score} vs ${baseline.top[i]!.score}`));
+  const [count] = await duckRows(`select count(*)::INTEGER as n, count(distinct id)::INTEGER as ids from '${join(dir, 'scores', '*.parquet')}'`);
+  assert.equal(count!.n, baseline.scored, 'every example scored exactly once');
+}
+
+async function submit(name: string, extra: string[] = []): Promise<string> {
+  const result = await cluster.cli(['submit', ...auditFlags(), '--out', cluster.uri(`out/${name}`), '--name', name, '--batch-examples', '4', '--json', ...extra]);
+  assert.equal(result.code, 0, result.stderr);
+  return (JSON.parse(result.stdout) as { id: string }).id;
+}
+
+test('a distributed audit (inputs and model in S3, 2 workers) gives the local audit\'s top-k, and status shows progress', async () => {
+  const reducer = cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1']);
+  const workers = [cluster.spawn('worker', ['--threads', '1', '--name', 'w1']), cluster.spawn('worker', ['--threads', '1', '--name', 'w2'])];
+  const id = await submit('clean');
+  await workers[0]!.waitFor('batch scored');
+  const running = await cluster.cli(['status', id, '--json']);
+  assert.equal(running.code, 0, running.stderr);
+  const progress = JSON.parse(running.stdout) as { state: string; batches: { published: number; total: number | null }; records: { read: number } };
+  assert.ok(progress.batches.published > 0 && progress.records.read > 0, running.stdout);
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  await reducer.waitFor('job complete');
+  // Both workers took part.
+  const byWorker = new Set(workers.filter((w) => w.lines.some((l) => l.msg === 'batch scored')).map((w) => w.role + w.child.pid));
+  assert.equal(byWorker.size, 2);
+  const dir = await cluster.download(id, 'clean');
+  await assertMatchesBaseline(dir);
+  const listed = await cluster.cli(['jobs', '--json']);
+  assert.ok((JSON.parse(listed.stdout) as { id: string }[]).some((j) => j.id === id));
+});
+
+test('a worker killed with SIGKILL mid-batch: the batch is redelivered and the output is unchanged', async () => {
+  cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1']);
+  const victim = cluster.spawn('worker', ['--threads', '1']);
+  const id = await submit('worker-kill');
+  await victim.waitFor('batch started');
+  await victim.stop('SIGKILL');
+  cluster.spawn('worker', ['--threads', '1']);
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  await assertMatchesBaseline(await cluster.download(id, 'worker-kill'));
+});
+
+test('nats-server stopped and restarted mid-job (file storage): the job completes with the same output', async () => {
+  cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1']);
+  const worker = cluster.spawn('worker', ['--threads', '1']);
+  const id = await submit('nats-restart');
+  await worker.waitFor('batch scored');
+  await cluster.nats.stop();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await cluster.nats.restart();
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  await assertMatchesBaseline(await cluster.download(id, 'nats-restart'));
+});
+
+test('the coordinator killed mid-publishing and restarted: nothing is published twice and the output is unchanged', async () => {
+  cluster.spawn('reducer');
+  // Two batches ahead of the workers at most: publishing lasts as long as the job.
+  const first = cluster.spawn('coordinator', ['--threads', '1', '--max-pending-batches', '1']);
+  cluster.spawn('worker', ['--threads', '1']);
+  const id = await submit('coordinator-kill');
+  const conn = await cluster.connection();
+  for (;;) {
+    const plan = await conn.jobs.get(id, 'plan');
+    if (plan && plan.published >= 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await first.stop('SIGKILL');
+  const planBefore = await conn.jobs.get(id, 'plan');
+  assert.equal(planBefore?.state, 'planning', 'killed before publishing finished');
+  cluster.spawn('coordinator', ['--threads', '1', '--max-pending-batches', '1']);
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  assert.equal(status.batches.total, Math.ceil(RECORDS / 4));
+  await assertMatchesBaseline(await cluster.download(id, 'coordinator-kill'));
+});
+
+test('a batch delivered twice counts once', async () => {
+  cluster.spawn('reducer');
+  const id = await submit('twice');
+  // Before the coordinator runs: an extra copy of batch 0 (same records, another message id, so
+  // JetStream cannot dedupe it) goes first; the coordinator's own batch 0 follows.
+  const conn = await cluster.connection();
+  const items = [];
+  for await (const item of readCorpusWith(storageByteSources(() => cluster.s3.client), inputs.data, { limit: 4 })) items.push(item);
+  const hdrs = headers();
+  hdrs.set(BATCH_HEADERS.job, id);
+  hdrs.set(BATCH_HEADERS.batch, '0');
+  await conn.js.publish(batchSubject(id), encodeRecordBatch({ jobId: id, batch: 0, items }), { msgID: `${id}:extra-copy`, headers: hdrs });
+  cluster.spawn('coordinator', ['--threads', '1']);
+  const worker = cluster.spawn('worker', ['--threads', '1']);
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  const zeroRuns = worker.lines.filter((l) => l.msg === 'batch scored' && l.batch === 0).length;
+  assert.equal(zeroRuns, 2, 'batch 0 was scored twice');
+  await assertMatchesBaseline(await cluster.download(id, 'twice'));
+});
+
+test('bad input files in S3 and a corrupted batch: bad records reported, good ones scored, the dead letter reported', async () => {
+  const good = (n: number) => JSON.stringify({ instruction: `Name fact ${n}.`, input: '', output: `Fact ${n} is true.` });
+  const lines = [good(0), '{"instruction": broken', good(1), JSON.stringify({ instruction: 'no answer', input: '' }), good(2), JSON.stringify({ instruction: 'x', input: '', output: '' }), good(3), good(4), good(5), good(6), good(7), good(8)];
+  const bad = await cluster.uploadText(lines.join('\n') + '\n', 'data/bad.jsonl');
+  const missing = cluster.uri('data/missing.jsonl');
+  cluster.spawn('reducer');
+  const worker = cluster.spawn('worker', ['--threads', '1']);
+  const result = await cluster.cli(['submit', '--model', inputs.model, '--data', bad, '--data', missing, '--harmful', inputs.harmful, '--safe', inputs.safe1, '--k', '3', '--out', cluster.uri('out/bad'), '--batch-examples', '3', '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const id = (JSON.parse(result.stdout) as { id: string }).id;
+  // Batch 2 (records 6..8) arrives corrupted: the coordinator's own publish of it is then deduplicated.
+  const conn = await cluster.connection();
+  const hdrs = headers();
+  hdrs.set(BATCH_HEADERS.job, id);
+  hdrs.set(BATCH_HEADERS.batch, '2');
+  await conn.js.publish(batchSubject(id), new TextEncoder().encode('not an arrow batch'), { msgID: batchMessageId(id, 2), headers: hdrs });
+  cluster.spawn('coordinator', ['--threads', '1']);
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  assert.equal(status.batches.deadLetters, 1);
+  await worker.waitFor('batch dead-lettered');
+  const dir = await cluster.download(id, 'bad');
+  const summary = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'summary.json'), 'utf8')) as { counts: Record<string, number>; job: { dead_letters: { batch: number; reason: string }[] } };
+  assert.deepEqual(summary.job.dead_letters.map((d) => d.batch), [2]);
+  assert.match(summary.job.dead_letters[0]!.reason, /corrupt batch/);
+  const errors = (await import('node:fs')).readFileSync(join(dir, 'errors.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; row: number; reason: string });
+  // Rows 1, 3 and 5 of bad.jsonl; the missing file (row -1); the dead batch.
+  assert.deepEqual(errors.filter((e) => e.source === bad).map((e) => e.row).sort(), [1, 3, 5]);
+  assert.ok(errors.some((e) => e.source === missing && e.row === -1 && /missing\.jsonl/.test(e.reason)), JSON.stringify(errors));
+  assert.ok(errors.some((e) => e.source === 'batch:2'));
+  // Good records outside the dead batch are all scored: rows 0,2,4 (batches 0,1) and 10,11 (batch 3)... by id count.
+  const scored = await duckRows(`select "row" from '${join(dir, 'scores', '*.parquet')}' order by "row"`);
+  assert.deepEqual(scored.map((r) => Number(r.row)), [0, 2, 4, 9, 10, 11]);
+});

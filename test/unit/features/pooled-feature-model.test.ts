@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { featurizeInBatches } from '../../../shared/src/audit/featurize-batches.ts';
+import type { ExampleFeatures } from '../../../shared/src/features/feature-model.ts';
+import { OnnxFeatureModel } from '../../../shared/src/features/onnx-feature-model.ts';
+import { PooledFeatureModel } from '../../../shared/src/features/pooled-feature-model.ts';
+import { openCheckpoint, type Checkpoint } from '../../../shared/src/model/checkpoint.ts';
+import { PromptTokenizer } from '../../../shared/src/prompt/prompt-tokenizer.ts';
+import type { TokenizedExample } from '../../../shared/src/prompt/tokenized.ts';
+import { GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../../helpers/fixtures.ts';
+
+const OPTIONS = { probe: 'all', projection: { kind: 'kron', outDim: 16, inDim: 32, seed: 7 } } as const;
+
+let checkpoint: Checkpoint;
+let examples: TokenizedExample[];
+
+before(async () => {
+  process.env.SAFESIFT_CACHE_DIR = tempDir('pool-cache');
+  checkpoint = await openCheckpoint(STORIES260K);
+  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
+  const records = readJsonLines(GSM8K_TRAIN, 7) as { question: string; answer: string }[];
+  // GSM8K records differ in length, so length-sorted batching reorders them; one very short example too.
+  examples = [];
+  for (const r of records) examples.push(await tokenizer.encode({ shape: 'gsm8k', ...r }, { maxTokens: 512 }));
+  examples.push(await tokenizer.encode({ shape: 'alpaca', instruction: 'Hi.', input: '', output: 'Yo.' }, { maxTokens: 512 }));
+});
+
+after(async () => {
+  await checkpoint.close();
+});
+
+function assertSameFeatures(actual: ExampleFeatures[], expected: ExampleFeatures[]): void {
+  assert.equal(actual.length, expected.length);
+  expected.forEach((e, i) => {
+    assert.equal(actual[i]!.loss, e.loss, `loss of example ${i}`);
+    assert.deepEqual(actual[i]!.representation, e.representation, `representation of example ${i}`);
+    assert.deepEqual(actual[i]!.gradient, e.gradient, `gradient of example ${i}`);
+  });
+}
+
+test('the pool returns the single session features, in input order, with batches in flight on every worker', async () => {
+  const single = await OnnxFeatureModel.open(checkpoint, { ...OPTIONS, threads: 1 });
+  const expected = await featurizeInBatches(single, examples, 2);
+  const oneByOne = [];
+  for (const e of examples) oneByOne.push(...(await single.featurize([e])));
+  await single.close();
+
+  const pool = await PooledFeatureModel.open(checkpoint, { ...OPTIONS, workers: 2 });
+  try {
+    assert.equal(pool.concurrency, 2);
+    assert.equal(pool.info.gradientDim, single.info.gradientDim);
+    assert.notEqual(new Set(examples.map((e) => e.ids.length)).size, 1);
+    let done = 0;
+    const features = await featurizeInBatches(pool, examples, 2, (n) => (done += n));
+    assert.equal(done, examples.length);
+    // Same graph, one intra-op thread each: the same numbers, bit for bit, in the caller's order.
+    assertSameFeatures(features, expected);
+    // Concurrent direct calls are answered each with their own batch.
+    const [a, b, c, d] = await Promise.all([examples[3]!, examples[0]!, examples[5]!].map((e) => pool.featurize([e])).concat(pool.featurize([])));
+    assertSameFeatures([...a!, ...b!, ...c!], [oneByOne[3]!, oneByOne[0]!, oneByOne[5]!]);
+    assert.deepEqual(d, []);
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.featurize([examples[0]!]), /closed/);
+});
+
+test('a failing batch rejects only that batch; the workers keep serving', async () => {
+  const pool = await PooledFeatureModel.open(checkpoint, { ...OPTIONS, workers: 2 });
+  try {
+    const bad: TokenizedExample = { ...examples[0]!, ids: examples[0]!.ids.map((id, i) => (i === 1 ? 1_000_000 : id)) };
+    await assert.rejects(pool.featurize([bad]), /featurizing a batch failed/);
+    const [f] = await pool.featurize([examples[1]!]);
+    assert.ok(f && Number.isFinite(f.loss) && f.gradient.length === pool.info.gradientDim);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('close() ends the worker threads: a process that used a pool exits on its own', async () => {
+  const dir = tempDir('pool-exit');
+  const script = join(dir, 'use-pool.mts');
+  const src = (path: string) => JSON.stringify(fileURLToPath(new URL(`../../../shared/src/${path}`, import.meta.url)));
+  writeFileSync(
+    script,
+    `import { PooledFeatureModel } from ${src('features/pooled-feature-model.ts')};
+import { openCheckpoint } from ${src('model/checkpoint.ts')};
+const checkpoint = await openCheckpoint(${JSON.stringify(STORIES260K)});
+const pool = await PooledFeatureModel.open(checkpoint, ${JSON.stringify(OPTIONS)});
+const [f] = await pool.featurize([{ ids: Int32Array.of(1, 20, 30, 2), lossWeights: Float32Array.of(0, 0, 0.5, 0.5), labelCount: 2, truncated: false }]);
+await pool.close();
+await checkpoint.close();
+console.log('workers', pool.concurrency, 'loss', f.loss);
+`,
+  );
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), timeout: 60_000 }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+    ),
+  );
+  assert.match(stdout, /workers \d+ loss \d/);
+});
