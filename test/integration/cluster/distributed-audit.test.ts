@@ -199,3 +199,35 @@ test('bad input files in S3 and a corrupted batch: bad records reported, good on
   const scored = await duckRows(`select "row" from '${join(dir, 'scores', '*.parquet')}' order by "row"`);
   assert.deepEqual(scored.map((r) => Number(r.row)), [0, 2, 4, 9, 10, 11]);
 });
+
+test('a job spec file (YAML) submits the same audit; SIGTERM lets a worker finish its batch and exit cleanly', async () => {
+  // Its own prefix: other tests put more files under data/.
+  await cluster.uploadFile(join(cluster.dir, 'gsm8k.jsonl'), 'nightly/part-0.jsonl');
+  const spec = await cluster.writeLocal('nightly.yaml', [
+    'name: nightly-spec',
+    `model: ${inputs.model}`,
+    'data:',
+    `  - ${cluster.uri('nightly/*.jsonl')}`,
+    `harmful: [${inputs.harmful}]`,
+    `safe: [${inputs.safe1}, ${inputs.safe2}]`,
+    `k: ${K}`,
+    'batch-examples: 4',
+    `out: ${cluster.uri('out/spec')}`,
+  ].join('\n'));
+  cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1']);
+  const draining = cluster.spawn('worker', ['--threads', '1']);
+  const submitted = await cluster.cli(['submit', spec, '--json']);
+  assert.equal(submitted.code, 0, submitted.stderr);
+  const id = (JSON.parse(submitted.stdout) as { id: string }).id;
+  assert.match(id, /^nightly-spec-/);
+  const started = await draining.waitFor('batch started');
+  draining.child.kill('SIGTERM');
+  assert.equal(await draining.exited, 0, draining.tail());
+  // The batch in hand was finished and acked, not abandoned.
+  assert.ok(draining.lines.some((l) => l.msg === 'batch scored' && l.batch === started.batch), draining.tail());
+  cluster.spawn('worker', ['--threads', '1']);
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  await assertMatchesBaseline(await cluster.download(id, 'spec'));
+});
