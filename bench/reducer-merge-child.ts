@@ -13,10 +13,15 @@ export interface MergeChildResult {
   mergeSeconds: number;
   /** Seconds in the worker's per-batch TopK (push every entry, then sorted()). */
   batchTopSeconds: number;
+  /** CPU seconds (user + system, all threads: GC helpers count) of the same two spans: robust when other work shares the cores. */
+  mergeCpuSeconds: number;
+  batchTopCpuSeconds: number;
   /** Seconds spent making entries (not part of either path). */
   generateSeconds: number;
   kept: number;
   peakRssBytes: number;
+  /** V8 heap still in use after a full GC at the end (needs --expose-gc; else before GC). */
+  retainedHeapBytes: number;
 }
 
 const { values } = parseArgs({
@@ -71,6 +76,12 @@ const BATCHES_PER_CHUNK = 256;
 const top = new TopK<RankedEntry>(k, 'top');
 let mergeMs = 0;
 let batchTopMs = 0;
+let mergeCpu = 0;
+let batchTopCpu = 0;
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
+};
 let generateMs = 0;
 for (let done = 0; done < total; ) {
   let t = performance.now();
@@ -83,28 +94,36 @@ for (let done = 0; done < total; ) {
   generateMs += performance.now() - t;
   // The worker side: each batch's own top-k, best first (JobScorer.score).
   t = performance.now();
+  let cpu = process.cpuUsage();
   const tops = chunk.map((batch) => {
     const own = new TopK<RankedEntry>(k, 'top');
     for (const e of batch) own.push(e);
     return own.sorted();
   });
   batchTopMs += performance.now() - t;
+  batchTopCpu += cpuSince(cpu);
   // The reducer side: finalizeJob's `top.merge(result.top)` per batch.
   t = performance.now();
+  cpu = process.cpuUsage();
   for (const list of tops) top.merge(list);
   mergeMs += performance.now() - t;
+  mergeCpu += cpuSince(cpu);
 }
 // A sanity check that the merge kept what it should: k entries, the best one first.
 const kept = top.sorted();
 if (kept.length !== Math.min(k, total) || kept[0]?.score !== best) throw new Error(`merge lost entries: kept ${kept.length}, best ${kept[0]?.score} vs ${best}`);
+(globalThis as { gc?: () => void }).gc?.();
 const result: MergeChildResult = {
   scores: total,
   k,
   order,
   mergeSeconds: mergeMs / 1000,
   batchTopSeconds: batchTopMs / 1000,
+  mergeCpuSeconds: mergeCpu,
+  batchTopCpuSeconds: batchTopCpu,
   generateSeconds: generateMs / 1000,
   kept: kept.length,
   peakRssBytes: peakRssBytes(),
+  retainedHeapBytes: process.memoryUsage().heapUsed,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -7,14 +7,19 @@ import { parseArgs } from 'node:util';
 import { parseProbe } from '../shared/src/graph/probes.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { measureAuditMemory, type AuditMemoryRow } from './audit-memory.ts';
+import { measureClusterMemory, type ClusterMemoryRow } from './cluster-memory.ts';
 import { measureLargeGraphBuild, type LargeGraphResult } from './large-graph.ts';
 import { benchModel50m, GSM8K_TRAIN, REPO_ROOT, STORIES260K } from './bench-models.ts';
+import { incrementalSection } from './incremental-audit.ts';
 import { measureFeatureCost, type FeatureCostRow } from './feature-cost.ts';
 import { isReferenceBlas, measurePaperLoop, type PaperLoopResult } from './paper-loop-speed.ts';
+import type { JobRun } from './bench-cluster.ts';
+import { measurePipelineOverhead, type PipelineOverheadResult } from './pipeline-overhead.ts';
 import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './preset-cost.ts';
 import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
+import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'paper-loop', 'preset-cost', 'large-graph'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Headings of reports written before the markers existed, so their text survives a partial run. */
 const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
@@ -32,6 +37,7 @@ const { values: args } = parseArgs({
     'paper-loop-records': { type: 'string', default: '400' },
     presets: { type: 'string', default: DEFAULT_PRESETS },
     'preset-cost-examples': { type: 'string', default: '16' },
+    'overhead-records': { type: 'string', default: '48' },
   },
 });
 const only = new Set(args.only ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : SECTIONS);
@@ -205,13 +211,118 @@ A random-weight Llama of ${(r.parameters / 1e6).toFixed(0)}M parameters (hidden 
 ${r.builderPeakRssMiB < 1536 ? 'Meets' : 'Misses'} the 1.5 GiB target.`;
 }
 
+async function pipelineOverheadSection(): Promise<string> {
+  console.error('distributed pipeline overhead…');
+  const r: PipelineOverheadResult = await measurePipelineOverhead({ records: count('overhead-records', args['overhead-records']), maxTokens: 384, batchExamples: 4 });
+  const { featureOnly: a, oneWorker: b, twoWorkers: c } = r;
+  const runs: Array<[string, JobRun]> = [['(b) 1 worker × 1 thread', b], ['(c) 2 workers × 1 thread', c]];
+  const cpuTotal = (run: JobRun) => Object.values(run.cpuSeconds).reduce((x, y) => x + y, 0);
+  const wall = table(
+    ['run', 'wall (s)', 'anchors (s)', 'model reopen (s)', 'scoring (s)', 'finish (s)'],
+    [
+      ['(a) feature model alone, 1 thread', fmt(a.seconds), '–', '–', fmt(a.seconds), '–'],
+      ...runs.map(([label, j]) => [label, fmt(j.wallSeconds), fmt(j.anchorsSeconds), fmt(j.modelOpenSeconds), fmt(j.scoringSeconds), fmt(j.finishSeconds)]),
+    ],
+  );
+  const cpu = table(
+    ['run', 'coordinator: anchors', 'coordinator: rest', 'worker(s): reopen', 'worker(s): scoring', 'reducer', 'nats-server', 'total'],
+    [
+      ['(a)', '–', '–', '–', fmt(a.cpuSeconds), '–', '–', fmt(a.cpuSeconds)],
+      ...runs.map(([label, j]) => [
+        label.slice(0, 3),
+        fmt(j.cpuPhases.anchors),
+        fmt((j.cpuSeconds.coordinator ?? 0) - j.cpuPhases.anchors),
+        fmt(j.cpuPhases.reopen),
+        fmt(j.cpuPhases.scoring),
+        fmt(j.cpuSeconds.reducer ?? 0),
+        fmt(j.cpuSeconds.nats ?? 0),
+        fmt(cpuTotal(j)),
+      ]),
+    ],
+  );
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${fmt(100 * x)}%`;
+  const fixed = b.anchorsSeconds + b.modelOpenSeconds + b.finishSeconds;
+  return `## Overhead of the distributed pipeline (58M, 1 and 2 workers)
+
+${measured()}
+
+The ~58M random Llama (probe \`all\`, \`kron:64x128\`, batch size 1), the first ${r.setup.records} GSM8K records (${a.examples} encodable within ${r.setup.maxTokens} tokens, mean ${fmt(a.meanTokens, 0)} tokens), illegal-activities anchors (30 records). (a) is the audit's feature model alone on those examples (featurization only: no tokenizing, no scoring), one thread, in the benchmark's process. (b) and (c) are real clusters on this machine: nats-server, s3rver holding the corpus, anchors and model, \`safesift coordinator --threads 1\`, \`reducer\`, workers \`--threads 1\`; batches of ${r.setup.batchExamples} examples; timed from submit (spec stored) to summary.json written, by the summary's own timestamps. The processes were started and warmed up first with a ${r.setup.warmupRecords ?? 4}-record job against a single anchor (model copied from S3 into the processes' cache, feature graph built and cached); (c) adds a second worker to the same cluster. Phases, from the processes' logs: anchors = submit → anchor features stored (the coordinator opens the model and computes them, for every job); model reopen = → the last worker's model ready (a worker reopens its model for every job); scoring = → last batch scored; finish = → summary.json. CPU is user + system seconds of each process (all threads) during the job, split at the same log lines; s3rver is not counted. (a), (b), (c) ran one after the other while other work shared the 2 cores, which stretches wall times unevenly; CPU seconds are much less affected. Targets: (b − a) / a ≤ 5%; 2-worker efficiency (t1 / t2) / 2.
+
+Wall time (s):
+
+${wall}
+
+CPU time (s):
+
+${cpu}
+
+**Overhead (b − a) / a = ${pct(r.overhead)}** on wall time (${r.overhead <= 0.05 ? 'meets' : 'misses'} the ≤ 5% target). Of (b)'s ${fmt(b.wallSeconds)} s, ${fmt(fixed)} s are per-job fixed costs: the anchor features (${fmt(b.anchorsSeconds)} s wall, ${fmt(b.cpuPhases.anchors)} CPU s; the local audit pays them too, (a) does not), the worker reopening the model (${fmt(b.modelOpenSeconds)} s) and the finish (${fmt(b.finishSeconds)} s). Without the anchors, (b − anchors − a) / a = ${pct((b.wallSeconds - b.anchorsSeconds - a.seconds) / a.seconds)}. Per example, in CPU time, the worker's scoring phase (decode, tokenize, featurize, score, store, notify) costs ${pct((b.cpuPhases.scoring - a.cpuSeconds) / a.cpuSeconds)} over (a), and the whole cluster ${pct((cpuTotal(b) - a.cpuSeconds) / a.cpuSeconds)} (anchors included). **2 workers vs 1: efficiency ${fmt(r.efficiency, 2)}** on wall time, ${fmt(b.scoringSeconds / c.scoringSeconds / 2, 2)} on the scoring phase alone. The anchors and the reopen are serial, so they cap the speed-up; and during (c)'s scoring phase the two workers together got ${fmt(c.cpuPhases.scoring / c.scoringSeconds, 2)} cores of the machine's 2 (${fmt(c.cpuPhases.scoring)} CPU s in ${fmt(c.scoringSeconds)} s), the rest going to other work. Per CPU second the split costs little: (c)'s workers spent ${fmt(c.cpuPhases.scoring / b.cpuPhases.scoring, 2)}× (b)'s CPU on the same batches. On a corpus large enough for scoring to dominate, the overhead tends to the scoring phase's.`;
+}
+
+async function reducerMergeSection(): Promise<string> {
+  console.error('reducer top-k merge…');
+  const rows: ReducerMergeRow[] = await measureReducerMerge({ sizes: [1_000_000, 10_000_000], orders: ['random', 'ascending'] });
+  const body = table(
+    ['score order', 'scores', 'reducer merge (M scores / CPU s)', 'reducer merge (M scores / wall s)', 'worker per-batch top-k (M scores / CPU s)', 'peak RSS (MiB)', 'heap after GC (MiB)'],
+    rows.map((r) => [
+      r.order,
+      `${r.scores / 1e6}M`,
+      fmt(r.mergePerCpuSecond / 1e6, 2),
+      fmt(r.mergePerSecond / 1e6, 2),
+      fmt(r.batchTopPerCpuSecond / 1e6, 2),
+      fmt(r.peakRssMiB),
+      fmt(r.retainedHeapMiB, 2),
+    ]),
+  );
+  const at = (order: string, scores: number) => rows.find((r) => r.order === order && r.scores === scores)!;
+  const random = at('random', 10_000_000);
+  const worst = at('ascending', 10_000_000);
+  return `## Reducer top-k merge (10M scores into a top-1000)
+
+${measured()}
+
+The reducer's merge path: scores arrive in batches of 64 \`RankedEntry\` items (32-hex ids, previews attached), each batch first reduced to its own top-1000 as the worker does (\`TopK.push\` every entry, \`sorted()\`), then merged into the job's top-1000 as \`finalizeJob\` does (\`top.merge(result.top)\`). Entries are made 256 batches at a time and dropped after the merge (never more than 16k alive); making them is not timed. \`random\`: scores in no order, as in a real corpus (after the first thousand, almost every score is rejected at the heap's root); \`ascending\`: every score enters the top-k (the worst case: a full sift-down each). Each size in a fresh child process; peak RSS is its VmHWM, heap after GC is what stays live at the end. Rates per CPU second (user + system of the process, GC threads included) are what one core delivers, whatever else shares the machine; the wall rates shrink with that load. Target: ≥ 5M scores/s (checked per CPU second).
+
+${body}
+
+Merging 10M scores in random order: ${fmt(random.mergePerCpuSecond / 1e6, 2)}M scores per CPU second (${random.mergePerCpuSecond >= 5e6 ? 'meets' : 'misses'} the target); in the worst case ${fmt(worst.mergePerCpuSecond / 1e6, 2)}M (${worst.mergePerCpuSecond >= 5e6 ? 'meets' : 'misses'} it). The live heap after GC is ${fmt(at('random', 1_000_000).retainedHeapMiB, 1)} MiB at 1M and ${fmt(random.retainedHeapMiB, 1)} MiB at 10M scores (the top-1000 and the runtime: ${random.retainedHeapMiB <= 1.2 * at('random', 1_000_000).retainedHeapMiB ? 'flat' : '**not flat**'}); peak RSS ${fmt(at('random', 1_000_000).peakRssMiB, 0)} vs ${fmt(random.peakRssMiB, 0)} MiB, which also counts garbage of the made entries that V8 has not collected yet. The profile (\`--cpu-prof\`) puts the random-order cost in \`merge\`/\`push\` touching each freshly made entry once, and the worst case in \`siftDown\`'s comparator calls (\`compareRanked\` on objects, two per level).`;
+}
+
+async function clusterMemorySection(): Promise<string> {
+  console.error('cluster peak memory…');
+  const rows: ClusterMemoryRow[] = await measureClusterMemory({ sizes: [200, 2000] });
+  const body = table(
+    ['records', 'batches', 'scored', 'job wall (s)', 'coordinator peak RSS (MiB)', 'worker peak RSS (MiB)', 'reducer peak RSS (MiB)'],
+    rows.map((r) => [String(r.records), String(r.batches), String(r.scored), fmt(r.wallSeconds), fmt(r.coordinatorPeakMiB), fmt(r.workerPeakMiB), fmt(r.reducerPeakMiB)]),
+  );
+  const [small, big] = [rows[0]!, rows[rows.length - 1]!];
+  const growth = (f: (r: ClusterMemoryRow) => number) => `${fmt(f(big) / f(small), 2)}×`;
+  return `## Peak memory of the cluster's processes as the corpus grows
+
+${measured()}
+
+A real cluster on this machine (nats-server, s3rver), the tiny demo model and demo anchors, the demo corpus repeated to ${rows.map((r) => r.records).join(' and ')} records in S3, batches of 64; \`safesift coordinator --threads 1\`, one \`worker\` (all cores), one \`reducer\`, started fresh for each size. Peak RSS is each process's VmHWM, read from /proc once the job is complete, before the process is stopped.
+
+${body}
+
+For ${fmt(big.records / small.records, 0)}× the records, peak RSS grows ${growth((r) => r.coordinatorPeakMiB)} in the coordinator, ${growth((r) => r.workerPeakMiB)} in the worker and ${growth((r) => r.reducerPeakMiB)} in the reducer. ${
+    rows.every((r) => [r.coordinatorPeakMiB / small.coordinatorPeakMiB, r.workerPeakMiB / small.workerPeakMiB, r.reducerPeakMiB / small.reducerPeakMiB].every((x) => x <= 1.2))
+      ? 'Flat, as designed: the coordinator streams the corpus into batches (one batch in hand), a worker holds one batch, the reducer one batch result plus the top-k.'
+      : '**Not flat** (more than 1.2× somewhere): some process holds state that grows with the corpus.'
+  }`;
+}
+
 const RUNNERS: Record<Section, () => Promise<string>> = {
+  incremental: () => incrementalSection(1000, measured),
   'feature-cost': featureCostSection,
   'audit-memory': auditMemorySection,
   fidelity: fidelitySection,
   'paper-loop': paperLoopSection,
   'preset-cost': presetCostSection,
   'large-graph': largeGraphSection,
+  'pipeline-overhead': pipelineOverheadSection,
+  'reducer-merge': reducerMergeSection,
+  'cluster-memory': clusterMemorySection,
 };
 
 const begin = (name: Section) => `<!-- section:${name} -->`;

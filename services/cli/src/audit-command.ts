@@ -48,6 +48,8 @@ export function rawAuditFlags(flags: Record<string, unknown>): RawAuditOptions {
 export function auditCommand(): Command {
   return addAuditOptions(new Command('audit')
     .description('Score every example of a corpus against harmful and safe anchors; write scores, top-k and a summary'))
+    .option('--cache <dir|s3://…>', 'feature cache: a re-audit featurizes only new or changed examples, and summary.json diffs the top-k against the last run of the same --name')
+    .option('--name <run>', "run name whose last top-k the cache keeps (default: the --out folder's name)")
     .option('--json', 'print the summary as JSON on stdout')
     .exitOverride()
     .action(async (flags: Record<string, unknown>) => {
@@ -70,6 +72,8 @@ function humanSummary(s: AuditSummary, out: string): string {
     ...(s.model.synthetic ? [`note: ${s.model.warning}`] : []),
     `ranked by ${s.ranking.column}; top ${s.counts.top_k} in ${out}/topk.parquet, all scores in ${out}/scores.parquet`,
     `${s.throughput.examples_per_s ?? '-'} examples/s, ${(s.timings_ms.total ?? 0) / 1000} s in all`,
+    ...(s.cache ? [`feature cache ${s.cache.uri}: ${s.cache.hits} cached, ${s.cache.misses} computed (anchors: ${s.cache.anchor_hits} cached, ${s.cache.anchor_misses} computed)`] : []),
+    ...(s.diff ? [`since the last run (${s.diff.previous.finished_at}): ${s.diff.entered.length} entered the top-k, ${s.diff.left.length} left it`] : []),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -18,6 +18,7 @@ import { InputError } from '../../../shared/src/errors.ts';
 import { nameAnchorSets } from '../../../shared/src/scoring/anchor-sets.ts';
 import { storageByteSources } from '../../../shared/src/storage/byte-sources.ts';
 import { materializeModel } from '../../../shared/src/storage/model-mirror.ts';
+import type { ServiceMetrics } from '../../../shared/src/observability/metrics.ts';
 import { InputBatcher } from './input-batcher.ts';
 
 export interface PlanSettings {
@@ -28,6 +29,8 @@ export interface PlanSettings {
    * with the workers, so the stream stays small whatever the corpus size.
    */
   maxPendingBatches?: number;
+  /** Where published batches are counted (runCoordinator passes this process's coordinator metrics). */
+  metrics?: ServiceMetrics;
 }
 
 const DEFAULT_MAX_PENDING_BATCHES = 1000;
@@ -66,11 +69,13 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
     const index = batch++;
     if (index < resumeFrom) return;
     await waitForRoom(conn, job.id, settings.maxPendingBatches ?? DEFAULT_MAX_PENDING_BATCHES, ctx);
+    const started = performance.now();
     const hdrs = headers();
     hdrs.set(BATCH_HEADERS.job, job.id);
     hdrs.set(BATCH_HEADERS.batch, String(index));
     const ack = await conn.js.publish(batchSubject(job.id), encodeRecordBatch({ jobId: job.id, batch: index, items }), { msgID: batchMessageId(job.id, index), headers: hdrs });
     if (ack.duplicate) log.info({ job: job.id, batch: index }, 'batch already published (deduplicated)');
+    else settings.metrics?.batch('published', (performance.now() - started) / 1000);
     plan = await jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), published: index + 1, records }));
     if (performance.now() - lastCancelCheck > CANCEL_CHECK_MS) {
       lastCancelCheck = performance.now();

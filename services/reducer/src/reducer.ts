@@ -9,6 +9,7 @@ import { now, type ReduceRecord, type SpecRecord } from '../../../shared/src/clu
 import { isPermanent, messageOf } from '../../../shared/src/cluster/failure-kind.ts';
 import type { Logger } from '../../../shared/src/cluster/logger.ts';
 import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
+import { processMetrics, type ServiceMetrics } from '../../../shared/src/observability/metrics.ts';
 import { BatchLedger } from './batch-ledger.ts';
 import { finalizeJob } from './finalize-job.ts';
 
@@ -17,6 +18,8 @@ export interface ReducerSettings {
   tickMs?: number;
   /** Rows per scores part. */
   rowsPerPart?: number;
+  /** Where accounted batches and finished jobs are counted (default this process's reducer metrics). */
+  metrics?: ServiceMetrics;
 }
 
 interface TrackedJob {
@@ -34,6 +37,7 @@ const PROGRESS_WRITE_MS = 250;
  * writes its final outputs. Its state is the stored result objects, so it can restart anywhere.
  */
 export async function runReducer(conn: ClusterConnection, settings: ReducerSettings, signal: AbortSignal, log: Logger): Promise<void> {
+  const metrics = settings.metrics ?? processMetrics('reducer');
   const tracked = new Map<string, TrackedJob>();
   const finished = new Set<string>();
   const locks = new Map<string, Promise<unknown>>();
@@ -86,12 +90,14 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       await conn.jsm.streams.purge(STREAMS.batches, { filter: batchSubject(jobId) }).catch(() => undefined);
       await conn.jobs.putReduce(jobId, progressRecord(t, 'cancelled', { finishedAt: now() }));
       finish(jobId);
+      metrics.jobFinished('cancelled');
       log.info({ job: jobId }, 'job cancelled');
       return;
     }
     if (plan?.state === 'failed') {
       await conn.jobs.putReduce(jobId, progressRecord(t, 'failed', { finishedAt: now(), error: plan.error ?? 'planning failed' }));
       finish(jobId);
+      metrics.jobFinished('failed');
       return;
     }
     if (plan?.state !== 'published' || plan.batches === null || t.ledger.accounted < plan.batches) return;
@@ -105,12 +111,15 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
         deadLetters: final.deadLetters,
       });
       finish(jobId);
+      metrics.jobFinished('complete');
       await removeWork(t.job);
       log.info({ job: jobId, scored: final.scored, errors: final.errors, deadLetters: final.deadLetters.length }, 'job complete');
     } catch (error) {
       if (!isPermanent(error)) throw error;
       await conn.jobs.putReduce(jobId, progressRecord(t, 'failed', { finishedAt: now(), error: messageOf(error) }));
       finish(jobId);
+      metrics.failure('permanent');
+      metrics.jobFinished('failed');
     }
   };
   const finish = (jobId: string) => {
@@ -119,6 +128,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
   };
 
   const onNotice = async (msg: JsMsg): Promise<Outcome> => {
+    const started = performance.now();
     const notice = decodeJson(resultNotice, msg.data, `result notice on ${msg.subject}`);
     await withJob(notice.jobId, async () => {
       if (finished.has(notice.jobId)) return;
@@ -127,6 +137,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       if (t.ledger.add(notice.batch, notice.kind === 'dead-letter')) {
         t.ledger.scored += notice.scored;
         t.ledger.errors += notice.errors;
+        metrics.batch(notice.kind === 'dead-letter' ? 'dead_letter' : 'accounted', (performance.now() - started) / 1000);
       }
       await writeProgress(t);
       await settle(notice.jobId);
@@ -144,7 +155,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       if (t === null || finished.has(jobId)) return;
       const reason = `failed ${dead.deliveries} times (max_deliver); see the workers' logs`;
       await t.job.out.store.put(workKeys.deadLetter(t.job.work, batch), JSON.stringify({ batch, reason, deliveries: dead.deliveries }));
-      t.ledger.add(batch, true);
+      if (t.ledger.add(batch, true)) metrics.batch('dead_letter');
       log.error({ job: jobId, batch, deliveries: dead.deliveries }, 'batch dead-lettered');
       await writeProgress(t, true);
       await settle(jobId);
@@ -181,7 +192,10 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       consumer: CONSUMERS.reducer,
       signal,
       handler: onNotice,
-      onError: (error) => log.warn({ err: messageOf(error) }, 'result notice failed; it will be retried'),
+      onError: (error, msg) => {
+        if (msg) metrics.failure(isPermanent(error) ? 'permanent' : 'transient');
+        log.warn({ err: messageOf(error) }, 'result notice failed; it will be retried');
+      },
     });
   } finally {
     await ticking;

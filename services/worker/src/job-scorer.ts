@@ -6,6 +6,8 @@ import type { JobContext } from '../../../shared/src/cluster/job-context.ts';
 import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
 import type { CorpusItem, Example, RecordError } from '../../../shared/src/corpus/example.ts';
 import { decodeAnchorFeatures } from '../../../shared/src/distributed/anchor-features-codec.ts';
+import { featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
+import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
 import type { BatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
 import type { ColumnSpec } from '../../../shared/src/output/parquet-table-writer.ts';
 import { GradientScorer } from '../../../shared/src/scoring/gradient-score.ts';
@@ -30,6 +32,8 @@ export class JobScorer {
     private readonly opened: AuditModel,
     private readonly context: ScoringContext,
     readonly columns: ColumnSpec[],
+    /** The job's feature cache (its `cache` field), if any. */
+    readonly cache: FeatureCache | undefined,
   ) {}
 
   static async open(job: JobContext, settings: JobScorerSettings): Promise<JobScorer> {
@@ -41,6 +45,8 @@ export class JobScorer {
         throw new Error(`job ${job.id}: stored anchor gradients do not match this worker's feature graph (model or options changed?)`);
       }
       const specs = anchors.gradient.map((s) => s.spec);
+      // Every worker of the job opens the same cache; each writes its own segments.
+      const cache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, job.audit), settings.s3);
       const context: ScoringContext = {
         tokenizer: opened.tokenizer,
         model: opened.model,
@@ -50,8 +56,9 @@ export class JobScorer {
         maxTokens: job.audit.maxTokens,
         batchSize: job.audit.batchSize,
         method: job.audit.method,
+        ...(cache ? { cache } : {}),
       };
-      return new JobScorer(job, opened, context, scoreColumns(specs));
+      return new JobScorer(job, opened, context, scoreColumns(specs), cache);
     } catch (error) {
       await opened.close();
       throw error;
@@ -68,6 +75,8 @@ export class JobScorer {
       else errors.push(item.error);
     }
     const scored = await scoreExamples(examples, this.context);
+    // Written before the result is stored: a redelivered batch then finds its features.
+    await this.cache?.flush();
     const top = new TopK<RankedEntry>(this.job.audit.k, 'top');
     const bottom = new TopK<RankedEntry>(this.job.audit.bottomK, 'bottom');
     scored.entries.forEach((entry, i) => {

@@ -11,6 +11,7 @@ import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
 import { encodeBatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
 import { CorruptBatchError } from '../../../shared/src/distributed/corrupt-batch-error.ts';
 import { decodeRecordBatch } from '../../../shared/src/distributed/record-batch-codec.ts';
+import { processMetrics, type ServiceMetrics } from '../../../shared/src/observability/metrics.ts';
 import { JobScorer } from './job-scorer.ts';
 
 export interface WorkerSettings {
@@ -18,6 +19,8 @@ export interface WorkerSettings {
   threads?: number;
   /** Name in results and logs (default host:pid). */
   name?: string;
+  /** Where batches, examples and feature time are counted (default this process's worker metrics). */
+  metrics?: ServiceMetrics;
 }
 
 /** How long a worker trusts what it knows about a job being open. */
@@ -31,6 +34,7 @@ const CANCEL_CACHE_MS = 2000;
  */
 export async function runWorker(conn: ClusterConnection, settings: WorkerSettings, signal: AbortSignal, log: Logger): Promise<void> {
   const name = settings.name ?? `${hostname()}:${process.pid}`;
+  const metrics = settings.metrics ?? processMetrics('worker');
   // One job's model at a time: switching jobs closes the previous one, so memory stays bounded.
   let current: JobScorer | null = null;
   const cancelled = new Map<string, { value: boolean; at: number }>();
@@ -57,12 +61,18 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
   };
 
   const handle = async (msg: JsMsg): Promise<Outcome> => {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    const skipped = (outcome: Outcome): Outcome => {
+      metrics.batch('skipped', seconds());
+      return outcome;
+    };
     const jobId = msg.headers?.get(BATCH_HEADERS.job) ?? '';
     const batch = Number(msg.headers?.get(BATCH_HEADERS.batch) ?? NaN);
-    if (jobId === '' || !Number.isInteger(batch) || batch < 0) return { kind: 'drop', reason: `message on ${msg.subject} has no job/batch headers` };
-    if (await isClosed(jobId)) return { kind: 'ack' };
+    if (jobId === '' || !Number.isInteger(batch) || batch < 0) return skipped({ kind: 'drop', reason: `message on ${msg.subject} has no job/batch headers` });
+    if (await isClosed(jobId)) return skipped({ kind: 'ack' });
     const record = await conn.jobs.get(jobId, 'spec');
-    if (record === null) return { kind: 'drop', reason: `batch ${batch} of unknown job ${jobId}` };
+    if (record === null) return skipped({ kind: 'drop', reason: `batch ${batch} of unknown job ${jobId}` });
     const job = jobContext(record, conn.s3);
     let decoded;
     try {
@@ -76,6 +86,8 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
       await job.out.store.put(key, JSON.stringify({ batch, reason, deliveries: msg.info.deliveryCount, worker: name }));
       await notify(job, { jobId, batch, kind: 'dead-letter', key, records: 0, scored: 0, errors: 0, worker: name, reason });
       log.error({ job: jobId, batch, reason }, 'batch dead-lettered');
+      metrics.batch('dead_letter', seconds());
+      metrics.failure('permanent');
       return { kind: 'drop', reason };
     }
     const scorer = await scorerFor(job);
@@ -85,6 +97,9 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
     await job.out.store.put(key, encodeBatchResult(result, scorer.columns));
     await notify(job, { jobId, batch, kind: 'result', key, records: result.records, scored: result.scored, errors: result.errors.length, worker: name });
     log.info({ job: jobId, batch, scored: result.scored, errors: result.errors.length, ms: Math.round(result.featureMs) }, 'batch scored');
+    metrics.batch('scored', seconds());
+    metrics.examples(result.scored);
+    metrics.featureSeconds(result.featureMs / 1000, 'cpu');
     return { kind: 'ack' };
   };
 
@@ -95,9 +110,12 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
       consumer: CONSUMERS.workers,
       signal,
       handler: async (msg) => {
+        const started = performance.now();
         try {
           return await handle(msg);
         } catch (error) {
+          metrics.batch('retried', (performance.now() - started) / 1000);
+          metrics.failure(isPermanent(error) ? 'permanent' : 'transient');
           // A job that cannot be scored here (bad model, missing anchors) is retried with backoff
           // like any failure: max_deliver then dead-letters the batch instead of losing it.
           log.warn({ subject: msg.subject, deliveries: msg.info.deliveryCount, permanent: isPermanent(error), err: messageOf(error) }, 'batch failed');

@@ -5,7 +5,8 @@ import { ConfigError, SafesiftError } from '../errors.ts';
 import type { FeatureModel } from '../features/feature-model.ts';
 import type { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AnchorSetSpec, AnchorSetVectors } from '../scoring/anchor-sets.ts';
-import { featurizeInBatches } from './featurize-batches.ts';
+import { featurizeWithCache } from '../feature-cache/cached-featurize.ts';
+import type { FeatureCache } from '../feature-cache/feature-cache.ts';
 
 export interface AnchorFeatures {
   representation: AnchorSetVectors[];
@@ -19,6 +20,8 @@ export interface AnchorFeatureOptions {
   anchorTokens: number;
   batchSize: number;
   maxRecordBytes: number;
+  /** Anchor features cached by content (its key must name anchorTokens as the response token limit). */
+  featureCache?: FeatureCache;
 }
 
 /**
@@ -48,13 +51,14 @@ export async function computeAnchorFeatures(
     const usable = [];
     for (const [i, value] of encoded.entries()) {
       if (value instanceof SafesiftError) reportError({ source: spec.source, row: examples[i]!.row, reason: value.message });
-      else usable.push(value);
+      else usable.push({ id: examples[i]!.id, tokenized: value });
     }
     if (usable.length === 0) throw new ConfigError(`anchor set ${spec.name} (${spec.source}) has no usable anchor record`);
-    const features = await featurizeInBatches(model, usable, options.batchSize);
+    const features = await featurizeWithCache(model, usable, options.batchSize, options.featureCache);
     result.representation.push({ spec, vectors: features.map((f) => f.representation) });
     result.gradient.push({ spec, vectors: features.map((f) => f.gradient) });
     result.counts.push(usable.length);
   }
+  await options.featureCache?.flush();
   return result;
 }

@@ -4,6 +4,7 @@ import { corpusFormat } from '../corpus/read-corpus.ts';
 import { ConfigError } from '../errors.ts';
 import { DEMO_INPUTS } from './demo-inputs.ts';
 import { PROBES } from '../graph/probes.ts';
+import { parseLocation } from '../storage/location.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 
 /**
@@ -14,6 +15,8 @@ import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec, type Ske
  */
 export const DEFAULT_PROBE = 'all';
 export const DEFAULT_PROJECTION = 'kron:64x128';
+
+const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Options of one audit, field by field with defaults. The CLI, and later job specs, produce the
@@ -60,11 +63,16 @@ const rawAuditOptions = z.object({
   /** onnxruntime intra-op threads (default: all cores). */
   threads: z.number().int().min(1).optional(),
   out: z.string().default('safesift-out'),
+  /** Feature cache (local folder or s3://bucket/prefix): a re-audit featurizes only new or changed examples. */
+  cache: z.string().min(1).optional(),
+  /** Run name: the cache keeps each name's last top-k to diff against. Default: --out's last segment. */
+  name: z.string().regex(RUN_NAME, 'expected letters, digits, ".", "_" or "-", starting with a letter or digit').max(128).optional(),
 });
 
 export type RawAuditOptions = z.input<typeof rawAuditOptions>;
 
-export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape'> {
+export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape' | 'name'> {
+  name: string;
   projection: ProjectionSpec;
   sketch: SketchSpec | null;
   recordShape: RecordShape | undefined;
@@ -78,7 +86,8 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
     const problems = parsed.error.issues.map((issue) => `--${kebab(issue.path.join('.'))}: ${issue.message}`);
     throw new ConfigError(`invalid options:\n  ${problems.join('\n  ')}`);
   }
-  const { proj, projSeed, projDim, recordShape, ...rest } = parsed.data;
+  const { proj, projSeed, projDim, recordShape, name, ...rest } = parsed.data;
+  if (rest.cache !== undefined) checkCacheLocation(rest.cache);
   // Without data or anchors, the shipped demo inputs fill in (the README's first command).
   const demo = rest.data.length === 0;
   if (demo) rest.data = [DEMO_INPUTS.corpus];
@@ -96,11 +105,28 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
   return {
     ...rest,
     recordShape,
+    name: name ?? runNameOf(rest.out),
     projSeed,
     projection: parseProjection(proj, projSeed),
     sketch: projDim === undefined ? null : { dim: projDim, seed: projSeed },
     demo,
   };
+}
+
+/** A bad cache location fails now, not after the model is loaded. */
+function checkCacheLocation(cache: string): void {
+  try {
+    parseLocation(cache);
+  } catch (error) {
+    throw new ConfigError(`--cache: ${(error as Error).message}`);
+  }
+}
+
+/** A run name from an output location's last segment ("s3://b/nightly/" → "nightly"). */
+export function runNameOf(out: string): string {
+  const last = out.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split(/[\\/]/).filter((s) => s !== '' && s !== '.' && s !== '..').at(-1) ?? '';
+  const cleaned = last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  return cleaned === '' ? 'audit' : cleaned;
 }
 
 function kebab(name: string): string {

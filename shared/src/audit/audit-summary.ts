@@ -2,6 +2,8 @@ import { cpus, totalmem } from 'node:os';
 import type { FeatureModelInfo } from '../features/feature-model.ts';
 import { gradientLayout } from '../graph/gradient-features.ts';
 import { probedParams } from '../graph/probes.ts';
+import type { CacheSummary } from '../feature-cache/audit-cache.ts';
+import type { RunDiff } from '../feature-cache/run-history.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { writeJsonAtomic } from '../output/atomic-json.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
@@ -37,6 +39,9 @@ export interface SummaryParts {
   topCount: number;
   timings: AuditTimings;
   outputs: Record<string, string>;
+  /** With --cache: hits and misses, and the diff against the run name's previous run (null: none). */
+  cache?: CacheSummary;
+  diff?: RunDiff | null;
 }
 
 const PROBE_NOTES: Record<string, string> = {
@@ -96,6 +101,7 @@ export function buildSummary(p: SummaryParts) {
     inputs: p.inputs,
     counts: { records, scored, errors: p.errors, top_k: p.topCount },
     outputs: p.outputs,
+    ...(p.cache ? { cache: p.cache, diff: p.diff ?? null } : {}),
     timings_ms: Object.fromEntries(Object.entries(p.timings).map(([k, v]) => [k.replace(/Ms$/, ''), Math.round(v)])),
     throughput: { examples_per_s: p.timings.corpusMs > 0 ? round((scored * 1000) / p.timings.corpusMs) : null },
     peak_rss_mib: round(peakRssBytes() / 2 ** 20),

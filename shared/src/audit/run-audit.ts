@@ -1,8 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Example, RecordError } from '../corpus/example.ts';
 import { readCorpus } from '../corpus/read-corpus.ts';
 import { InputError } from '../errors.ts';
+import { AuditCache } from '../feature-cache/audit-cache.ts';
+import { createS3Client } from '../storage/s3-client.ts';
 import { openErrorsLog } from '../output/errors-log.ts';
 import { openParquetWriter, type ParquetTableWriter } from '../output/parquet-table-writer.ts';
 import { nameAnchorSets } from '../scoring/anchor-sets.ts';
@@ -44,6 +47,9 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
 
   const opened = await openAuditModel(options.model, options);
   const { modelDir, synthetic, checkpoint, tokenizer, model } = opened;
+  let s3Client: S3Client | undefined;
+  const s3 = () => (s3Client ??= createS3Client());
+  let cache: AuditCache | null = null;
   await mkdir(options.out, { recursive: true });
   const errors = await openErrorsLog(join(options.out, 'errors.jsonl'));
   const inputs = new Map<string, InputCounts>(options.data.map((source) => [source, { source, records: 0, scored: 0, errors: 0 }]));
@@ -57,11 +63,13 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
 
   let scores: ParquetTableWriter | null = null;
   try {
+    if (options.cache !== undefined) cache = await AuditCache.open(options.cache, model.info, options, s3);
+    timings.setupMs = performance.now() - started;
     progress.phase = 'anchors';
     report();
     const anchorStart = performance.now();
     const specs = nameAnchorSets(options.harmful, options.safe, options.weights);
-    const anchors = await computeAnchorFeatures(specs, tokenizer, model, options, recordError);
+    const anchors = await computeAnchorFeatures(specs, tokenizer, model, { ...options, ...(cache ? { featureCache: cache.anchors } : {}) }, recordError);
     const repScorer = new RepresentationScorer(anchors.representation, { topN: options.topN });
     const gradScorer = new GradientScorer(anchors.gradient);
     timings.anchorsMs = performance.now() - anchorStart;
@@ -74,13 +82,14 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     const top = new TopK<RankedEntry>(options.k, 'top');
     const bottom = new TopK<RankedEntry>(options.bottomK, 'bottom');
 
-    const context: ScoringContext = { tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batchSize: options.batchSize, method: options.method };
+    const context: ScoringContext = { tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batchSize: options.batchSize, method: options.method, ...(cache ? { cache: cache.corpus } : {}) };
     const scoreWindow = async (window: Example[]) => {
       const scored = await scoreExamples(window, context);
       scored.errors.forEach(recordError);
       scored.entries.forEach((entry, i) => {
         // Previews only for the few entries a top-k or bottom-k keeps, not for every example.
         const kept = [top.push(entry), bottom.push(entry)].some(Boolean);
+        cache?.observe(entry);
         const example = scored.examples[i]!;
         if (kept) addPreviews(entry, example);
         inputs.get(example.source)!.scored++;
@@ -121,12 +130,14 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     await scores.close();
     scores = null;
     const outputs: Record<string, string> = { scores: 'scores.parquet', errors: 'errors.jsonl', topk: 'topk.parquet', summary: 'summary.json' };
-    await writeRanked(join(options.out, 'topk.parquet'), top.sorted());
+    const ranked = top.sorted();
+    await writeRanked(join(options.out, 'topk.parquet'), ranked);
     if (options.bottomK > 0) {
       await writeRanked(join(options.out, 'bottomk.parquet'), bottom.sorted());
       outputs.bottomk = 'bottomk.parquet';
     }
     await errors.close();
+    const diff = await cache?.finish(ranked, { records: progress.records, scored: progress.scored, errors: progress.errors });
     timings.writeMs = performance.now() - writeStart;
 
     const summary = buildSummary({
@@ -142,14 +153,18 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       topCount: top.size,
       timings: { ...timings, totalMs: performance.now() - started },
       outputs,
+      ...(cache ? { cache: cache.summary(), diff: diff ?? null } : {}),
     });
     await writeSummary(join(options.out, 'summary.json'), summary);
     return summary;
   } catch (error) {
+    // Features computed so far still serve the next run.
+    await cache?.corpus.flush().catch(() => undefined);
     await scores?.abort();
     await errors.close();
     throw error;
   } finally {
+    s3Client?.destroy();
     await opened.close();
   }
 }

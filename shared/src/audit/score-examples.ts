@@ -8,7 +8,8 @@ import type { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScorer } from '../scoring/gradient-score.ts';
 import type { RepresentationScorer } from '../scoring/representation-score.ts';
-import { featurizeInBatches } from './featurize-batches.ts';
+import { featurizeWithCache } from '../feature-cache/cached-featurize.ts';
+import type { FeatureCache } from '../feature-cache/feature-cache.ts';
 import { preview, scoreRow, type RankedEntry } from './score-table.ts';
 
 /** Everything needed to turn examples into scores; the same in the local audit and in a worker. */
@@ -21,6 +22,8 @@ export interface ScoringContext {
   maxTokens: number;
   batchSize: number;
   method: 'grad' | 'rep';
+  /** Features cached by example content: only misses are featurized (same results as without). */
+  cache?: FeatureCache;
 }
 
 export interface ScoredExamples {
@@ -34,7 +37,11 @@ export interface ScoredExamples {
   errors: RecordError[];
 }
 
-/** Render & tokenize → featurize → score, for one window or bus batch of examples. */
+/**
+ * Render & tokenize → featurize → score, for one window or bus batch of examples. Tokenizing is
+ * cheap and gives the rows' token counts, so it always runs; with a cache, only the examples it
+ * lacks are featurized.
+ */
 export async function scoreExamples(window: readonly Example[], ctx: ScoringContext): Promise<ScoredExamples> {
   const encoded = await ctx.tokenizer.encodeMany(
     window.map((e) => e.content),
@@ -49,7 +56,7 @@ export async function scoreExamples(window: readonly Example[], ctx: ScoringCont
     }
     return [{ example, tokenized: value }];
   });
-  const features = await featurizeInBatches(ctx.model, usable.map((u) => u.tokenized), ctx.batchSize);
+  const features = await featurizeWithCache(ctx.model, usable.map((u) => ({ id: u.example.id, tokenized: u.tokenized })), ctx.batchSize, ctx.cache);
   const result: ScoredExamples = { rows: [], entries: [], examples: [], errors };
   usable.forEach(({ example, tokenized }, i) => {
     const f = features[i]!;

@@ -78,6 +78,8 @@ const fields = {
   maxRecordBytes: int(1),
   out: location,
   batchExamples: int(1, MAX_BATCH_EXAMPLES),
+  /** Feature cache shared by the job's workers (optional). */
+  cache: location,
 };
 type FieldName = keyof typeof fields;
 const FIELD_NAMES = Object.keys(fields) as FieldName[];
@@ -169,6 +171,7 @@ export function compileJobSpec(raw: RawJobSpec): JobSpec {
     ...(options.limit === undefined ? {} : { limit: options.limit }),
     maxRecordBytes: options.maxRecordBytes,
     out: options.out,
+    ...(options.cache === undefined ? {} : { cache: options.cache }),
   };
   return {
     name: name ?? toJobName(lastSegment(raw.out)) ?? 'job',

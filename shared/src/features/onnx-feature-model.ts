@@ -80,6 +80,7 @@ export class OnnxFeatureModel implements FeatureModel {
   static async fromGraph(prepared: PreparedFeatureGraph, options: SessionOptions = {}): Promise<OnnxFeatureModel> {
     const session = await ort.InferenceSession.create(prepared.info.graphPath, {
       graphOptimizationLevel: options.optimization ?? 'all',
+      executionProviders: executionProviders(),
       ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     });
     return new OnnxFeatureModel(prepared.info, session, prepared.emitLogits, prepared.vocabSize);
@@ -123,4 +124,13 @@ function floatData(results: ort.InferenceSession.ReturnType, name: string): Floa
   const tensor = results[name];
   if (!tensor || !(tensor.data instanceof Float32Array)) throw new Error(`feature graph returned no float output '${name}'`);
   return tensor.data;
+}
+
+/**
+ * onnxruntime execution providers, best first, from $SAFESIFT_EXECUTION_PROVIDERS (e.g. `cuda,cpu`
+ * in the CUDA worker image, which installs that provider); the npm package itself ships `cpu` only.
+ */
+export function executionProviders(): string[] {
+  const listed = (process.env.SAFESIFT_EXECUTION_PROVIDERS ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  return listed.length > 0 ? listed : ['cpu'];
 }

@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import { main as coordinatorMain } from '../../../coordinator/src/main.ts';
 import { main as reducerMain } from '../../../reducer/src/main.ts';
 import { main as workerMain } from '../../../worker/src/main.ts';
+import { resolveMetricsEndpoint, setMetricsEndpoint } from '../../../../shared/src/observability/metrics-endpoint.ts';
 import { integer } from '../cli-parsers.ts';
 import { addClusterOptions, addDeliveryOptions, cacheDirOf, cacheDirOption, clusterSettings } from './cluster-flags.ts';
 
 /** `safesift coordinator|worker|reducer`: the long-running processes of a cluster. */
 export function serviceCommands(): Command[] {
-  const coordinator = cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('coordinator'))))
+  const coordinator = metricsOptions(cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('coordinator')))))
     .description('Plan submitted jobs: anchor features once per job, then the corpus as Arrow batches on JetStream')
     .option('--threads <n>', 'onnxruntime threads for anchor features (default: all cores)', integer('--threads'))
     .option('--max-pending-batches <n>', 'publish at most this many batches of a job ahead of the workers', integer('--max-pending-batches'))
@@ -18,7 +19,7 @@ export function serviceCommands(): Command[] {
         ...(typeof flags.maxPendingBatches === 'number' ? { maxPendingBatches: flags.maxPendingBatches } : {}),
       });
     });
-  const worker = cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('worker'))))
+  const worker = metricsOptions(cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('worker')))))
     .description('Score batches from JetStream; SIGTERM finishes the batch in hand, then exits')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer('--threads'))
     .option('--name <name>', 'worker name in results and logs (default host:pid)')
@@ -29,13 +30,24 @@ export function serviceCommands(): Command[] {
         ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       });
     });
-  const reducer = addDeliveryOptions(addClusterOptions(new Command('reducer')))
+  const reducer = metricsOptions(addDeliveryOptions(addClusterOptions(new Command('reducer'))))
     .description('Account for batch results and write each finished job\'s top-k, score parts, errors and summary')
     .option('--rows-per-part <n>', 'rows per scores part', integer('--rows-per-part'))
     .action(async (flags: Record<string, unknown>) => {
       await reducerMain(clusterSettings(flags, 'safesift-reducer'), typeof flags.rowsPerPart === 'number' ? { rowsPerPart: flags.rowsPerPart } : {});
     });
   return [coordinator, worker, reducer];
+}
+
+/** /metrics, /healthz and /readyz for Kubernetes; off unless a port is given (flag or env). */
+function metricsOptions(command: Command): Command {
+  return command
+    .option('--metrics-port <n>', 'serve /metrics, /healthz and /readyz on this port (0 = any free port; default $SAFESIFT_METRICS_PORT, else off)', integer('--metrics-port'))
+    .option('--metrics-host <host>', 'address for the metrics endpoint (default $SAFESIFT_METRICS_HOST or 0.0.0.0)')
+    .hook('preAction', (_, action) => {
+      const flags = action.opts<Record<string, unknown>>();
+      setMetricsEndpoint(resolveMetricsEndpoint({ port: flags.metricsPort, host: flags.metricsHost }));
+    });
 }
 
 function threads(flags: Record<string, unknown>): { threads?: number } {

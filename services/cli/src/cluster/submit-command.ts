@@ -1,23 +1,16 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { jobSubject } from '../../../../shared/src/bus/topology.ts';
 import { encodeJson } from '../../../../shared/src/cluster/bus-messages.ts';
 import { connectCluster } from '../../../../shared/src/cluster/cluster-connection.ts';
 import { now } from '../../../../shared/src/cluster/job-records.ts';
 import { newJobId } from '../../../../shared/src/distributed/job-id.ts';
-import { parseJobSpec, resolveJobSpec, toStoredSpec, type RawJobSpec } from '../../../../shared/src/distributed/job-spec.ts';
-import { ConfigError } from '../../../../shared/src/errors.ts';
-import { addAuditOptions, rawAuditFlags } from '../audit-command.ts';
+import { resolveJobSpec, toStoredSpec } from '../../../../shared/src/distributed/job-spec.ts';
+import { addAuditOptions } from '../audit-command.ts';
+import { jobSpecFromArgs } from '../job-spec-args.ts';
 import { integer } from '../cli-parsers.ts';
 import { addClusterOptions, clusterSettings } from './cluster-flags.ts';
 import { storageLister } from './input-lister.ts';
 import { waitForJob } from './wait-for-job.ts';
-
-/** Audit flags that describe the job (the rest, e.g. --threads, belong to the processes). */
-const JOB_FIELDS = [
-  'data', 'model', 'harmful', 'safe', 'weights', 'format', 'recordShape', 'method', 'k', 'bottomK', 'topN', 'maxTokens',
-  'anchorTokens', 'probes', 'proj', 'projSeed', 'projDim', 'batchSize', 'limit', 'maxRecordBytes', 'out',
-] as const;
 
 export function submitCommand(): Command {
   const command = addClusterOptions(addAuditOptions(new Command('submit')))
@@ -28,7 +21,7 @@ export function submitCommand(): Command {
     .option('--wait', 'wait for the job to finish and print its summary')
     .option('--json', 'print JSON on stdout')
     .action(async (specFile: string | undefined, flags: Record<string, unknown>) => {
-      const raw = await rawSpec(specFile, flags, command);
+      const { raw } = await jobSpecFromArgs(specFile, flags, command, 'a job needs an output prefix (s3://bucket/prefix or a folder every process can reach)');
       const cluster = clusterSettings(flags, 'safesift-submit');
       const conn = await connectCluster(cluster, 'client');
       try {
@@ -46,24 +39,4 @@ export function submitCommand(): Command {
       }
     });
   return command;
-}
-
-async function rawSpec(specFile: string | undefined, flags: Record<string, unknown>, command: Command): Promise<RawJobSpec> {
-  const fromFlags = rawAuditFlags(flags) as Record<string, unknown>;
-  const given = (name: string) => command.getOptionValueSource(name) === 'cli' || command.getOptionValueSource(name) === 'env';
-  const overrides: Record<string, unknown> = {};
-  for (const field of JOB_FIELDS) if (given(field) && fromFlags[field] !== undefined) overrides[field] = fromFlags[field];
-  if (typeof flags.name === 'string') overrides.name = flags.name;
-  if (typeof flags.batchExamples === 'number') overrides.batchExamples = flags.batchExamples;
-  if (specFile === undefined) {
-    if (!given('out')) throw new ConfigError('--out: a job needs an output prefix (s3://bucket/prefix or a folder every process can reach)');
-    return overrides as unknown as RawJobSpec;
-  }
-  let text: string;
-  try {
-    text = await readFile(specFile, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read job spec ${specFile}: ${(error as Error).message}`);
-  }
-  return { ...parseJobSpec(text, specFile), ...overrides } as RawJobSpec;
 }

@@ -1,0 +1,102 @@
+// What the distributed runtime adds to the feature computation itself: one worker's wall time
+// from submit to summary.json vs the feature model alone on the same examples, then 2 workers vs 1.
+import { openAuditModel } from '../shared/src/audit/audit-model.ts';
+import { featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
+import { readJsonLines } from '../test/helpers/fixtures.ts';
+import { runJob, startBenchCluster, stopBenchCluster, type BenchInputs, type JobRun } from './bench-cluster.ts';
+import { benchModel50m, GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, tokenizeCorpus } from './bench-models.ts';
+
+export interface PipelineOverheadSetup {
+  records: number;
+  maxTokens: number;
+  /** Examples per bus batch. */
+  batchExamples: number;
+  /** Records of the warm-up job run before anything is timed. */
+  warmupRecords?: number;
+}
+
+export interface FeatureOnly {
+  examples: number;
+  meanTokens: number;
+  seconds: number;
+  /** CPU seconds of this process (every thread) over the same span. */
+  cpuSeconds: number;
+}
+
+export interface PipelineOverheadResult {
+  setup: PipelineOverheadSetup;
+  /** (a), measured right before the 1-worker run. */
+  featureOnly: FeatureOnly;
+  oneWorker: JobRun;
+  twoWorkers: JobRun;
+  /** (b − a) / a with b the 1-worker wall time. */
+  overhead: number;
+  /** (t1 / t2) / 2 on wall times. */
+  efficiency: number;
+}
+
+const PROBES = 'all';
+const PROJ = 'kron:64x128';
+
+/** (a): the audit's feature model (same probes, projection, one thread, batch size 1) on the same examples. */
+export async function measureFeatureOnly(modelDir: string, corpusPath: string, records: number, maxTokens: number): Promise<FeatureOnly> {
+  const opened = await openAuditModel(modelDir, { format: 'paper-llama2', probes: PROBES, projection: parseProjection(PROJ, DEFAULT_PROJECTION_SEED), sketch: null, threads: 1 });
+  try {
+    const examples = await tokenizeCorpus(opened.tokenizer, corpusPath, records, { maxTokens });
+    await opened.model.featurize(examples.slice(0, 1)); // warm-up, as the worker's first job did
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    await featurizeInBatches(opened.model, examples, 1);
+    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    return { examples: examples.length, meanTokens: examples.reduce((n, e) => n + e.ids.length, 0) / examples.length, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+  } finally {
+    await opened.close();
+  }
+}
+
+export async function measurePipelineOverhead(setup: PipelineOverheadSetup): Promise<PipelineOverheadResult> {
+  const modelDir = await benchModel50m();
+  const { cluster, anchors } = await startBenchCluster();
+  try {
+    const lines = readJsonLines(GSM8K_TRAIN, setup.records).map((r) => JSON.stringify(r));
+    const corpus = await cluster.writeLocal('gsm8k.jsonl', `${lines.join('\n')}\n`);
+    const warmupCorpus = await cluster.writeLocal('warmup.jsonl', `${lines.slice(0, setup.warmupRecords ?? 4).join('\n')}\n`);
+    const inputs: BenchInputs = { model: await cluster.uploadDir(modelDir, 'models/bench-50m'), ...anchors };
+    const data = await cluster.uploadFile(corpus, 'data/gsm8k.jsonl');
+    const warmupData = await cluster.uploadFile(warmupCorpus, 'data/warmup.jsonl');
+    // One harmful anchor is enough to warm up with: the graph does not depend on the anchors.
+    const firstAnchor = readJsonLines(ILLEGAL_ACTIVITIES_ANCHORS[0]!.source, 1).map((r) => JSON.stringify(r));
+    const warmupInputs: BenchInputs = { model: inputs.model, harmful: await cluster.uploadText(`${firstAnchor.join('\n')}\n`, 'anchors/warmup.jsonl'), safe: [] };
+    const flags = ['--max-tokens', String(setup.maxTokens), '--probes', PROBES, '--proj', PROJ, '--batch-examples', String(setup.batchExamples), '--k', '10'];
+
+    cluster.spawn('reducer');
+    cluster.spawn('coordinator', ['--threads', '1']);
+    cluster.spawn('worker', ['--threads', '1', '--name', 'w1']);
+    // Warm-up: the model is mirrored from S3 into the processes' cache and its feature graph built and cached.
+    console.error('  warm-up job (model download, graph build)…');
+    await runJob(cluster, warmupInputs, warmupData, 'warmup-1', flags);
+
+    const featureOnly = await measureFeatureOnly(modelDir, corpus, setup.records, setup.maxTokens);
+    console.error(`  (a) feature model alone: ${featureOnly.examples} examples in ${featureOnly.seconds.toFixed(1)} s`);
+    const oneWorker = await runJob(cluster, inputs, data, 'one-worker', flags);
+    console.error(`  (b) 1 worker: ${oneWorker.wallSeconds.toFixed(1)} s submit → summary.json`);
+
+    // No second warm-up: w2 shares the processes' cache (model copy, graph), and every job reopens the model anyway.
+    await cluster.spawn('worker', ['--threads', '1', '--name', 'w2']).waitFor('worker ready');
+    const twoWorkers = await runJob(cluster, inputs, data, 'two-workers', flags);
+    console.error(`  (c) 2 workers: ${twoWorkers.wallSeconds.toFixed(1)} s`);
+    return {
+      setup,
+      featureOnly,
+      oneWorker,
+      twoWorkers,
+      overhead: (oneWorker.wallSeconds - featureOnly.seconds) / featureOnly.seconds,
+      efficiency: oneWorker.wallSeconds / twoWorkers.wallSeconds / 2,
+    };
+  } finally {
+    await stopBenchCluster(cluster);
+  }
+}
+

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { GSM8K_TRAIN, readJsonLines, tempDir } from '../helpers/fixtures.ts';
+import { duckRows, runCli } from '../helpers/run-cli.ts';
+
+const env = { SAFESIFT_CACHE_DIR: tempDir('incremental-model-cache') };
+const RECORDS = 200;
+const K = 20;
+
+interface Summary {
+  counts: { scored: number; errors: number };
+  anchor_sets: Array<{ anchors: number }>;
+  cache?: { uri: string; hits: number; misses: number; anchor_hits: number; anchor_misses: number };
+  diff?: {
+    entered: Array<{ id: string; rank: number; score: number }>;
+    left: Array<{ id: string; previous_rank: number; previous_score: number; score: number | null }>;
+    stayed: { count: number; mean_abs_shift: number | null; max_abs_shift: number | null };
+    previous: { same_features: boolean };
+  } | null;
+}
+
+async function audit(data: string, out: string, extra: string[]): Promise<Summary> {
+  // The tiny model keeps three audits of 200 records within the e2e budget on a slow machine.
+  const result = await runCli(['audit', '--data', data, '--k', String(K), '--out', out, '--json', ...extra], env);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as Summary;
+}
+
+const topOf = (out: string) => duckRows(`select rank::int rank, id, "row"::int "row", score, rep_score, grad_score from read_parquet('${join(out, 'topk.parquet')}') order by rank`);
+const scoresOf = (out: string) => duckRows(`select * exclude (source) from read_parquet('${join(out, 'scores.parquet')}') order by "row"`);
+
+function assertClose(actual: Record<string, unknown>[], expected: Record<string, unknown>[], what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: row count`);
+  actual.forEach((row, i) => {
+    const other = expected[i]!;
+    assert.deepEqual(Object.keys(row), Object.keys(other), `${what}: columns`);
+    for (const [column, value] of Object.entries(row)) {
+      const want = other[column];
+      if (typeof value === 'number' && typeof want === 'number') {
+        assert.ok(Math.abs(value - want) <= 1e-6, `${what} row ${i} ${column}: ${value} vs ${want}`);
+      } else {
+        assert.deepEqual(value, want, `${what} row ${i} ${column}`);
+      }
+    }
+  });
+}
+
+test('a re-audit after a 1% change featurizes only the 2 changed records and equals a cold audit', async () => {
+  const dir = tempDir('incremental');
+  const cache = join(dir, 'cache');
+  const corpus = join(dir, 'corpus.jsonl');
+  const records = readJsonLines(GSM8K_TRAIN, RECORDS) as Array<{ question: string; answer: string }>;
+  writeFileSync(corpus, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+  // Night 1: everything is computed. Both outputs end in "audit", the default run name.
+  const night1 = join(dir, 'night1', 'audit');
+  const first = await audit(corpus, night1, ['--cache', cache]);
+  const anchors = first.anchor_sets.reduce((n, s) => n + s.anchors, 0);
+  assert.equal(first.counts.scored, RECORDS);
+  assert.deepEqual(first.cache, { uri: cache, hits: 0, misses: RECORDS, anchor_hits: 0, anchor_misses: anchors });
+  assert.equal(first.diff, null);
+  const top1 = await topOf(night1);
+  const corpusNamespace = readdirSync(join(cache, 'features')).find((ns) => JSON.parse(readFileSync(join(cache, 'features', ns, 'key.json'), 'utf8')).responseTokenLimit === null)!;
+  const indexDir = join(cache, 'features', corpusNamespace, 'index');
+  const night1Segments = readdirSync(indexDir).length;
+
+  // 1% of the records change: the two best-ranked ones, so they must leave the top-k.
+  const changedRows = [top1[0]!.row as number, top1[1]!.row as number];
+  // The question's first letter changes case: a change that survives truncation and keeps the length.
+  for (const row of changedRows) {
+    const q = records[row]!.question;
+    const first = q[0]!;
+    const swapped = first === first.toUpperCase() ? first.toLowerCase() : first.toUpperCase();
+    assert.notEqual(swapped, first);
+    records[row] = { ...records[row]!, question: swapped + q.slice(1) };
+  }
+  writeFileSync(corpus, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+  // Night 2: only the changed records are featurized; anchors all come from the cache.
+  const night2 = join(dir, 'night2', 'audit');
+  const second = await audit(corpus, night2, ['--cache', cache]);
+  assert.equal(second.counts.scored, RECORDS);
+  assert.deepEqual(second.cache, { uri: cache, hits: RECORDS - 2, misses: 2, anchor_hits: anchors, anchor_misses: 0 });
+
+  // The cache gained one corpus segment, holding exactly the changed records' new ids.
+  const newIds = (await duckRows(`select id from read_parquet('${join(night2, 'scores.parquet')}') where "row" in (${changedRows.join(',')}) order by id`)).map((r) => r.id);
+  const indexes = readdirSync(indexDir).sort();
+  assert.equal(indexes.length, night1Segments + 1);
+  const latest = JSON.parse(readFileSync(join(indexDir, indexes.at(-1)!), 'utf8')) as { ids: string[] };
+  assert.deepEqual([...latest.ids].sort(), newIds);
+
+  // A cold audit of the changed corpus, without the cache, gives the same scores and top-k.
+  const cold = join(dir, 'cold');
+  const third = await audit(corpus, cold, []);
+  assert.equal(third.cache, undefined);
+  assertClose(await scoresOf(night2), await scoresOf(cold), 'scores.parquet');
+  const top2 = await topOf(night2);
+  assertClose(top2, await topOf(cold), 'topk.parquet');
+
+  // The diff against night 1: what entered and left the top-k, and how the rest moved.
+  const diff = second.diff!;
+  const before = new Set(top1.map((r) => r.id));
+  const after = new Set(top2.map((r) => r.id));
+  assert.deepEqual(diff.entered.map((e) => e.id).sort(), [...after].filter((id) => !before.has(id)).sort());
+  assert.deepEqual(diff.left.map((e) => e.id).sort(), [...before].filter((id) => !after.has(id)).sort());
+  for (const gone of [top1[0]!, top1[1]!]) {
+    assert.deepEqual(diff.left.find((e) => e.id === gone.id), { id: gone.id, previous_rank: gone.rank, previous_score: gone.score, score: null });
+  }
+  for (const entered of diff.entered) {
+    const row = top2.find((r) => r.id === entered.id)!;
+    assert.deepEqual(entered, { id: row.id, rank: row.rank, score: row.score });
+  }
+  assert.equal(diff.stayed.count, K - diff.entered.length);
+  assert.equal(diff.stayed.max_abs_shift, 0); // unchanged records, same features: same scores
+  assert.equal(diff.previous.same_features, true);
+});

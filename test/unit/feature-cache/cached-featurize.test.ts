@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { compileAuditOptions } from '../../../shared/src/audit/audit-options.ts';
+import type { ExampleFeatures, FeatureModel } from '../../../shared/src/features/feature-model.ts';
+import { featurizeWithCache, type FeatureRequest } from '../../../shared/src/feature-cache/cached-featurize.ts';
+import { cacheNamespace, featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
+import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
+import type { TokenizedExample } from '../../../shared/src/prompt/tokenized.ts';
+import { tempDir } from '../../helpers/fixtures.ts';
+import { sameBits } from './random-entries.ts';
+
+/** A stand-in model (the model is not under test): features are a fixed function of the tokens; calls are counted. */
+class CountingModel implements FeatureModel {
+  readonly info = { fingerprint: 'c'.repeat(64), probe: 'all', projection: 'none', representationDim: 4, gradientDim: 6 };
+  featurized = 0;
+  async featurize(batch: readonly TokenizedExample[]): Promise<ExampleFeatures[]> {
+    this.featurized += batch.length;
+    return batch.map((t) => {
+      const s = t.ids.reduce((a, b) => a + b, 0);
+      return {
+        loss: Math.fround(s / 7),
+        representation: Float32Array.from({ length: 4 }, (_, i) => Math.sin(s + i)),
+        gradient: Float32Array.from({ length: 6 }, (_, i) => Math.cos(s * (i + 1)) / 3),
+      };
+    });
+  }
+  async close(): Promise<void> {}
+}
+
+function request(id: string, ids: number[], truncated = false): FeatureRequest {
+  return { id, tokenized: { ids: Int32Array.from(ids), lossWeights: Float32Array.from(ids, (_, i) => (i === ids.length - 1 ? 1 : 0)), labelCount: 1, truncated } };
+}
+
+const KEY = featureCacheKey({ fingerprint: 'c'.repeat(64), probe: 'all' }, compileAuditOptions({ out: 'o' }));
+const noS3 = () => {
+  throw new Error('no S3 here');
+};
+const corpus = Array.from({ length: 20 }, (_, i) => request(`ex${i}`, [1, 5 + i, 9, i * 3]));
+
+function assertSameFeatures(actual: ExampleFeatures[], expected: ExampleFeatures[]): void {
+  assert.equal(actual.length, expected.length);
+  actual.forEach((a, i) => {
+    const e = expected[i]!;
+    assert.ok(Object.is(a.loss, e.loss) && sameBits(a.representation, e.representation) && sameBits(a.gradient, e.gradient), `features ${i} differ`);
+  });
+}
+
+test('a re-run featurizes only new or changed examples and returns what an uncached run returns', async () => {
+  const dir = tempDir('cached-featurize');
+  const model = new CountingModel();
+  const cold = await FeatureCache.open(dir, KEY, noS3);
+  const first = await featurizeWithCache(model, corpus, 3, cold);
+  await cold.flush();
+  assert.equal(model.featurized, 20);
+  assert.deepEqual([cold.stats.hits, cold.stats.misses], [0, 20]);
+
+  // Night two: two examples changed content (new ids), one kept its id but tokenizes differently.
+  const changed = corpus.map((r, i) => (i === 4 ? request('ex4-new', [1, 2, 3]) : i === 11 ? request('ex11-new', [7, 7]) : r));
+  changed[15] = request('ex15', [...corpus[15]!.tokenized.ids].slice(0, 3), true);
+  model.featurized = 0;
+  const warm = await FeatureCache.open(dir, KEY, noS3);
+  const second = await featurizeWithCache(model, changed, 3, warm);
+  assert.equal(model.featurized, 3);
+  assert.deepEqual([warm.stats.hits, warm.stats.misses], [17, 3]);
+  const uncached = await featurizeWithCache(new CountingModel(), changed, 3, undefined);
+  assertSameFeatures(second, uncached);
+  assertSameFeatures(second.filter((_, i) => ![4, 11, 15].includes(i)), first.filter((_, i) => ![4, 11, 15].includes(i)));
+});
+
+test('an id repeated in one call is featurized once; its repeats count as hits', async () => {
+  const model = new CountingModel();
+  const cache = await FeatureCache.open(tempDir('cached-dupes'), KEY, noS3);
+  const requests = [corpus[0]!, corpus[1]!, corpus[0]!, corpus[0]!];
+  const features = await featurizeWithCache(model, requests, 2, cache);
+  assert.equal(model.featurized, 2);
+  assert.deepEqual([cache.stats.hits, cache.stats.misses], [2, 2]);
+  assertSameFeatures(features, await featurizeWithCache(new CountingModel(), requests, 2, undefined));
+  // Later calls in the same session find them pending, before any segment is written.
+  await featurizeWithCache(model, [corpus[1]!], 2, cache);
+  assert.equal(model.featurized, 2);
+  assert.equal(cache.stats.segmentsWritten, 0);
+});
+
+test('entries whose segment turns out to be missing are computed after all, with the same results', async () => {
+  const dir = tempDir('cached-late');
+  const model = new CountingModel();
+  const cache = await FeatureCache.open(dir, KEY, noS3);
+  const expected = await featurizeWithCache(model, corpus, 4, cache);
+  await cache.flush();
+  const reopened = await FeatureCache.open(dir, KEY, noS3); // its index lists the segment...
+  const segments = join(dir, 'features', cacheNamespace(KEY), 'segments');
+  for (const name of readdirSync(segments)) rmSync(join(segments, name)); // ...which is then lost
+  model.featurized = 0;
+  assertSameFeatures(await featurizeWithCache(model, corpus, 4, reopened), expected);
+  assert.equal(model.featurized, corpus.length);
+  assert.deepEqual([reopened.stats.hits, reopened.stats.misses], [0, corpus.length]);
+  await reopened.flush();
+  assert.equal((await FeatureCache.open(dir, KEY, noS3)).size, corpus.length); // put back
+});
