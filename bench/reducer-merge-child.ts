@@ -9,7 +9,7 @@ export interface MergeChildResult {
   scores: number;
   k: number;
   order: 'random' | 'ascending';
-  /** Seconds in the reducer's `top.merge(result.top)` calls. */
+  /** Seconds in the reducer's `top.mergeSorted(result.top)` calls. */
   mergeSeconds: number;
   /** Seconds in the worker's per-batch TopK (push every entry, then sorted()). */
   batchTopSeconds: number;
@@ -102,10 +102,10 @@ for (let done = 0; done < total; ) {
   });
   batchTopMs += performance.now() - t;
   batchTopCpu += cpuSince(cpu);
-  // The reducer side: finalizeJob's `top.merge(result.top)` per batch.
+  // The reducer side: finalizeJob`s `top.mergeSorted(result.top)` per batch.
   t = performance.now();
   cpu = process.cpuUsage();
-  for (const list of tops) top.merge(list);
+  for (const list of tops) top.mergeSorted(list);
   mergeMs += performance.now() - t;
   mergeCpu += cpuSince(cpu);
 }

@@ -20,6 +20,8 @@ import { storageByteSources } from '../../../shared/src/storage/byte-sources.ts'
 import { materializeModel } from '../../../shared/src/storage/model-mirror.ts';
 import type { ServiceMetrics } from '../../../shared/src/observability/metrics.ts';
 import { InputBatcher } from './input-batcher.ts';
+import { featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
+import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
 
 export interface PlanSettings {
   cacheDir: string;
@@ -134,7 +136,9 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
   try {
     const anchorErrors: RecordError[] = [];
     const specs = nameAnchorSets(job.audit.harmful, job.audit.safe, job.audit.weights);
-    const anchors = await computeAnchorFeatures(specs, opened.tokenizer, opened.model, job.audit, (e) => anchorErrors.push(e), storageByteSources(conn.s3));
+    // With a feature cache, last night's anchor features are reused.
+    const featureCache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, job.audit, job.audit.anchorTokens), conn.s3);
+    const anchors = await computeAnchorFeatures(specs, opened.tokenizer, opened.model, { ...job.audit, ...(featureCache ? { featureCache } : {}) }, (e) => anchorErrors.push(e), storageByteSources(conn.s3));
     const base = buildSummary({
       options: job.audit,
       modelDir: opened.synthetic ? 'tiny' : job.audit.model,

@@ -83,8 +83,9 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
           counts.records++;
         }
       }
-      top.merge(result.top);
-      bottom.merge(result.bottom);
+      // Each batch's lists come sorted best first: merging stops at the first entry that misses.
+      top.mergeSorted(result.top);
+      bottom.mergeSorted(result.bottom);
       if (result.rows.length > 0) {
         part ??= await openPart(temp, parts.length, columns);
         await part.writer.append(result.rows);

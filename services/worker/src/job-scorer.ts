@@ -27,8 +27,12 @@ export interface JobScorerSettings {
  * local cache), and scorers built from the anchor features the coordinator stored for the job.
  */
 export class JobScorer {
+  /** Whether close() closes the model (false once handed on to the next job's scorer). */
+  private ownsModel = true;
+
   private constructor(
     readonly job: JobContext,
+    readonly modelKey: string,
     private readonly opened: AuditModel,
     private readonly context: ScoringContext,
     readonly columns: ColumnSpec[],
@@ -36,10 +40,23 @@ export class JobScorer {
     readonly cache: FeatureCache | undefined,
   ) {}
 
-  static async open(job: JobContext, settings: JobScorerSettings): Promise<JobScorer> {
+  /**
+   * Opens a job's scorer. A `previous` scorer whose model and feature options are the same hands
+   * its open model over (nightly jobs reuse one model: no reload, no new feature threads);
+   * otherwise the previous scorer is closed.
+   */
+  static async open(job: JobContext, settings: JobScorerSettings, previous: JobScorer | null = null): Promise<JobScorer> {
     const anchors = decodeAnchorFeatures(await job.out.store.get(workKeys.anchors(job.work)));
-    const modelDir = job.audit.model === 'tiny' ? 'tiny' : (await materializeModel(job.audit.model, { cacheDir: settings.cacheDir, s3: settings.s3 })).dir;
-    const opened = await openAuditModel(modelDir, { ...job.audit, ...(settings.threads ? { threads: settings.threads } : {}) });
+    const modelKey = JSON.stringify([job.audit.model, job.audit.format, job.audit.probes, job.audit.projection, job.audit.sketch, settings.threads ?? null]);
+    let opened: AuditModel;
+    if (previous !== null && previous.modelKey === modelKey) {
+      previous.ownsModel = false;
+      opened = previous.opened;
+    } else {
+      await previous?.close();
+      const modelDir = job.audit.model === 'tiny' ? 'tiny' : (await materializeModel(job.audit.model, { cacheDir: settings.cacheDir, s3: settings.s3 })).dir;
+      opened = await openAuditModel(modelDir, { ...job.audit, ...(settings.threads ? { threads: settings.threads } : {}) });
+    }
     try {
       if (opened.model.info.gradientDim !== anchors.gradient[0]?.vectors[0]?.length) {
         throw new Error(`job ${job.id}: stored anchor gradients do not match this worker's feature graph (model or options changed?)`);
@@ -58,7 +75,7 @@ export class JobScorer {
         method: job.audit.method,
         ...(cache ? { cache } : {}),
       };
-      return new JobScorer(job, opened, context, scoreColumns(specs), cache);
+      return new JobScorer(job, modelKey, opened, context, scoreColumns(specs), cache);
     } catch (error) {
       await opened.close();
       throw error;
@@ -99,7 +116,8 @@ export class JobScorer {
     };
   }
 
-  close(): Promise<void> {
-    return this.opened.close();
+  async close(): Promise<void> {
+    if (this.ownsModel) await this.opened.close();
+    this.ownsModel = false;
   }
 }

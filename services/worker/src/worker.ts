@@ -49,9 +49,14 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
   };
   const scorerFor = async (job: JobContext) => {
     if (current?.job.id === job.id) return current;
-    await current?.close();
+    const previous = current;
     current = null;
-    current = await JobScorer.open(job, { cacheDir: settings.cacheDir, s3: conn.s3, ...(settings.threads ? { threads: settings.threads } : {}) });
+    try {
+      current = await JobScorer.open(job, { cacheDir: settings.cacheDir, s3: conn.s3, ...(settings.threads ? { threads: settings.threads } : {}) }, previous);
+    } catch (error) {
+      await previous?.close(); // a no-op when it had already handed its model over
+      throw error;
+    }
     log.info({ job: job.id }, 'job model ready');
     return current;
   };

@@ -73,6 +73,18 @@ export class TopK<T extends Ranked> {
     return this;
   }
 
+  /**
+   * Adds a list already sorted best first (another TopK's sorted(), e.g. a batch's top-k): stops at
+   * the first item that does not get in, since every later one ranks no better. Far faster than
+   * merge() when most of the list is rejected, as in a reducer merging thousands of batches.
+   */
+  mergeSorted(items: readonly T[]): this {
+    for (const item of items) {
+      if (!this.push(item) && this.heap.length >= this.k) break;
+    }
+    return this;
+  }
+
   /** The kept items, best first. */
   sorted(): T[] {
     return this.heap.slice().sort((a, b) => this.cmp(a, b));

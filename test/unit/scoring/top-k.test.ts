@@ -133,3 +133,17 @@ test('invalid k and mixed-mode merges are rejected', () => {
   assert.throws(() => new TopK<Item>(2.5), ConfigError);
   assert.throws(() => new TopK<Item>(3, 'top').merge(new TopK<Item>(3, 'bottom')), ConfigError);
 });
+
+test('mergeSorted of shards\' sorted lists equals the global result (as the reducer merges batches)', () => {
+  const items = makeItems(10_000, 11);
+  const rand = rng(13);
+  for (const mode of ['top', 'bottom'] as const) {
+    for (const k of [1, 50, 400]) {
+      const shards = Array.from({ length: 64 }, () => new TopK<Item>(k, mode));
+      for (const x of items) shards[Math.floor(rand() * shards.length)]!.push(x);
+      const merged = new TopK<Item>(k, mode);
+      for (const s of shuffle(shards, rand)) merged.mergeSorted(s.sorted());
+      assert.deepEqual(merged.sorted().map(key), reference(items, k, mode), `${mode} k=${k}`);
+    }
+  }
+});

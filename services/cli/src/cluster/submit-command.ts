@@ -17,6 +17,7 @@ export function submitCommand(): Command {
     .description('Submit an audit to the cluster, from a job spec (YAML or JSON) or from the same flags as `audit` (s3:// URIs allowed)')
     .argument('[spec]', 'job spec file; flags given on the command line override its fields')
     .option('--name <name>', 'job name (default: from the spec file or the output prefix)')
+    .option('--cache <dir|s3://…>', 'feature cache shared by the job\'s workers: a re-audit featurizes only new or changed examples')
     .option('--batch-examples <n>', 'examples per bus batch (default 64)', integer('--batch-examples'))
     .option('--wait', 'wait for the job to finish and print its summary')
     .option('--json', 'print JSON on stdout')

@@ -23,6 +23,7 @@ export function k8sSubmitCommand(): Command {
     .description('Run an audit as a Kubernetes Job in the current kubeconfig context; inputs and outputs are s3:// URIs')
     .argument('[spec]', 'job spec file (YAML or JSON); flags given on the command line override its fields')
     .option('--name <name>', 'job name (default: from the spec file or the output prefix)')
+    .option('--cache <dir|s3://…>', 'feature cache shared by the job\'s workers: a re-audit featurizes only new or changed examples')
     .option('--batch-examples <n>', 'examples per bus batch (default 64)', integer('--batch-examples'))
     .option('--image <image>', 'container image of the audit Job', DEFAULT_IMAGE)
     .option('--service-account <name>', "service account of the Job's pod (default: safesift)")
