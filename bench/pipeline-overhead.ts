@@ -5,7 +5,7 @@ import { featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { readJsonLines } from '../test/helpers/fixtures.ts';
 import { runJob, startBenchCluster, stopBenchCluster, type BenchInputs, type JobRun } from './bench-cluster.ts';
-import { benchModel50m, GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, tokenizeCorpus } from './bench-models.ts';
+import { benchModel50m, GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, tokenizeAnchorSets, tokenizeCorpus } from './bench-models.ts';
 
 export interface PipelineOverheadSetup {
   records: number;
@@ -19,6 +19,12 @@ export interface PipelineOverheadSetup {
 export interface FeatureOnly {
   examples: number;
   meanTokens: number;
+  /** The anchors' features (the audit computes them before the corpus). */
+  anchorSeconds: number;
+  anchorCpuSeconds: number;
+  /** The corpus's features. */
+  corpusSeconds: number;
+  /** Anchors + corpus: the audit's whole feature computation. */
   seconds: number;
   /** CPU seconds of this process (every thread) over the same span. */
   cpuSeconds: number;
@@ -39,18 +45,31 @@ export interface PipelineOverheadResult {
 const PROBES = 'all';
 const PROJ = 'kron:64x128';
 
-/** (a): the audit's feature model (same probes, projection, one thread, batch size 1) on the same examples. */
+/** (a): the audit's feature model (same probes, projection, one thread, batch size 1) on the same anchors and examples. */
 export async function measureFeatureOnly(modelDir: string, corpusPath: string, records: number, maxTokens: number): Promise<FeatureOnly> {
   const opened = await openAuditModel(modelDir, { format: 'paper-llama2', probes: PROBES, projection: parseProjection(PROJ, DEFAULT_PROJECTION_SEED), sketch: null, threads: 1 });
   try {
+    const anchors = (await tokenizeAnchorSets(opened.tokenizer, ILLEGAL_ACTIVITIES_ANCHORS, { maxTokens, anchorTokens: 10 })).flatMap((set) => set.examples);
     const examples = await tokenizeCorpus(opened.tokenizer, corpusPath, records, { maxTokens });
     await opened.model.featurize(examples.slice(0, 1)); // warm-up, as the worker's first job did
-    const started = performance.now();
-    const cpu = process.cpuUsage();
-    await featurizeInBatches(opened.model, examples, 1);
-    const seconds = (performance.now() - started) / 1000;
-    const used = process.cpuUsage(cpu);
-    return { examples: examples.length, meanTokens: examples.reduce((n, e) => n + e.ids.length, 0) / examples.length, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+    const timed = async (work: () => Promise<unknown>) => {
+      const started = performance.now();
+      const cpu = process.cpuUsage();
+      await work();
+      const used = process.cpuUsage(cpu);
+      return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+    };
+    const anchorRun = await timed(() => featurizeInBatches(opened.model, anchors, 1));
+    const corpusRun = await timed(() => featurizeInBatches(opened.model, examples, 1));
+    return {
+      examples: examples.length,
+      meanTokens: examples.reduce((n, e) => n + e.ids.length, 0) / examples.length,
+      anchorSeconds: anchorRun.seconds,
+      anchorCpuSeconds: anchorRun.cpuSeconds,
+      corpusSeconds: corpusRun.seconds,
+      seconds: anchorRun.seconds + corpusRun.seconds,
+      cpuSeconds: anchorRun.cpuSeconds + corpusRun.cpuSeconds,
+    };
   } finally {
     await opened.close();
   }
