@@ -1,7 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { watchDeadLetters, type DeadLetter as StoredDeadLetter } from '../../../shared/src/bus/dead-letters.ts';
 import { batchSubject, CONSUMERS, STREAMS } from '../../../shared/src/bus/topology.ts';
-import { runWorkLoop, type Outcome } from '../../../shared/src/bus/work-loop.ts';
+import { runWorkLoop, sleep, type Outcome } from '../../../shared/src/bus/work-loop.ts';
 import { BATCH_HEADERS, decodeJson, resultNotice } from '../../../shared/src/cluster/bus-messages.ts';
 import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
 import { jobContext, type JobContext } from '../../../shared/src/cluster/job-context.ts';
@@ -173,15 +173,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
   const ticking = (async () => {
     while (!signal.aborted) {
       await tick().catch((error: unknown) => log.warn({ err: messageOf(error) }, 'reducer check failed; retrying'));
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, tickMs);
-        signal.addEventListener('abort', done, { once: true });
-      });
+      await sleep(tickMs, signal);
     }
   })();
 

@@ -56,7 +56,8 @@ function isOutcome(v: unknown): v is Outcome {
   return o.kind === 'drop' && typeof o.reason === 'string';
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits ms, or less if the signal aborts (never rejects). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const done = () => {
