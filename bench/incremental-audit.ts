@@ -13,7 +13,7 @@ interface AuditRun {
   wallSeconds: number;
   timings: Record<string, number>;
   scored: number;
-  cache: { hits: number; misses: number; anchor_hits: number; anchor_misses: number };
+  cache: { hits: number; misses: number; anchor_hits: number; anchor_misses: number; gradient_reads: number };
   diff: { entered: unknown[]; left: unknown[] } | null;
 }
 
@@ -88,7 +88,7 @@ export async function incrementalSection(records: number, measured: () => string
   const f = (x: number, digits = 1) => x.toFixed(digits);
   const row = (label: string, a: AuditRun) => {
     const t = (k: string) => f((a.timings[k] ?? 0) / 1000);
-    return `| ${label} | ${f(a.wallSeconds)} | ${t('total')} | ${t('setup')} | ${t('anchors')} | ${t('corpus')} | ${t('write')} | ${a.cache.misses} / ${a.cache.hits} | ${a.cache.anchor_misses} / ${a.cache.anchor_hits} |`;
+    return `| ${label} | ${f(a.wallSeconds)} | ${t('total')} | ${t('setup')} | ${t('anchors')} | ${t('corpus')} | ${t('write')} | ${a.cache.misses} / ${a.cache.hits} | ${a.cache.anchor_misses} / ${a.cache.anchor_hits} | ${a.cache.gradient_reads} |`;
   };
   const ratio = r.second.wallSeconds / r.first.wallSeconds;
   const perRecord = (a: AuditRun) => (a.timings.corpus ?? 0) / a.scored;
@@ -98,10 +98,10 @@ ${measured()}
 
 \`safesift audit --cache DIR\` on the first ${r.records} GSM8K records (${r.first.scored} encodable within 512 tokens), stories260k with the default features (probe \`all\`, \`kron:64x128\`), illegal-activities anchors; then ${r.changed} records (1%) changed (the first letter of the question) and the same command run again on the same cache. Wall time is the CLI process, start to exit; the feature graph was built beforehand. Target: the re-audit costs ≤ 10% of the first audit.
 
-| run | wall (s) | audit total (s) | setup (s) | anchors (s) | corpus (s) | write (s) | features computed / cached | anchor features computed / cached |
-|---|---|---|---|---|---|---|---|---|
+| run | wall (s) | audit total (s) | setup (s) | anchors (s) | corpus (s) | write (s) | features computed / cached | anchor features computed / cached | segments whose gradients were read |
+|---|---|---|---|---|---|---|---|---|---|
 ${row('first audit (empty cache)', r.first)}
 ${row(`re-audit after ${r.changed} changes`, r.second)}
 
-Re-audit / first audit: **${f(ratio * 100)}%** of the wall time (${ratio <= 0.1 ? 'meets' : 'misses'} the ≤ 10% target); audit time alone (without process start): ${f((r.second.timings.total! / r.first.timings.total!) * 100)}%. The corpus phase costs ${f(perRecord(r.first), 2)} ms per record in the first audit and ${f(perRecord(r.second), 2)} ms in the re-audit (${f((perRecord(r.second) / perRecord(r.first)) * 100)}%: reading the cached features back, scoring, and the 1% recomputed), which is what the ratio tends to as the corpus grows; the rest of the re-audit is fixed cost that does not depend on the corpus: the CLI's start and exit (wall − audit total) and the feature model's worker pool starting (most of setup). The cache holds ${f(r.cacheMiB)} MiB in ${r.segments} segments. The re-audit's diff: ${r.second.diff?.entered.length ?? 0} entered the top-100, ${r.second.diff?.left.length ?? 0} left it.`;
+Re-audit / first audit: **${f(ratio * 100)}%** of the wall time (${ratio <= 0.1 ? 'meets' : 'misses'} the ≤ 10% target); audit time alone (without the process's start and exit): ${f((r.second.timings.total! / r.first.timings.total!) * 100)}%. The corpus phase costs ${f(perRecord(r.first), 2)} ms per record in the first audit and ${f(perRecord(r.second), 2)} ms in the re-audit (${f((perRecord(r.second) / perRecord(r.first)) * 100)}%), which is what the ratio tends to as the corpus grows. What keeps the re-audit cheap: the anchors are unchanged, so each cached example is scored from its segment's head (loss, representation, and the gradient's stored projection onto the anchor targets) and no gradient is read back (last column); the feature model's worker threads open their sessions in the background (from the optimised graph saved by the first run) while the hits are read and scored, and the next window of examples is scored while the 1% recomputed wait for them; the CLI starts from its esbuild bundle. What remains is tokenizing every record (its token digest is checked against the cache), the worker threads' start (about 1.5 s on 2 busy cores) before the changed records can be featurized, and the process's start and exit (wall − audit total). The cache holds ${f(r.cacheMiB)} MiB in ${r.segments} segments. The re-audit's diff: ${r.second.diff?.entered.length ?? 0} entered the top-100, ${r.second.diff?.left.length ?? 0} left it.`;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DEMO_INPUTS } from '../../shared/src/audit/demo-inputs.ts';
 import { GSM8K_TRAIN, readJsonLines, tempDir } from '../helpers/fixtures.ts';
 import { duckRows, runCli } from '../helpers/run-cli.ts';
 
@@ -12,7 +13,7 @@ const K = 20;
 interface Summary {
   counts: { scored: number; errors: number };
   anchor_sets: Array<{ anchors: number }>;
-  cache?: { uri: string; hits: number; misses: number; anchor_hits: number; anchor_misses: number };
+  cache?: { uri: string; hits: number; misses: number; anchor_hits: number; anchor_misses: number; gradient_reads: number };
   diff?: {
     entered: Array<{ id: string; rank: number; score: number }>;
     left: Array<{ id: string; previous_rank: number; previous_score: number; score: number | null }>;
@@ -59,7 +60,7 @@ test('a re-audit after a 1% change featurizes only the 2 changed records and equ
   const first = await audit(corpus, night1, ['--cache', cache]);
   const anchors = first.anchor_sets.reduce((n, s) => n + s.anchors, 0);
   assert.equal(first.counts.scored, RECORDS);
-  assert.deepEqual(first.cache, { uri: cache, hits: 0, misses: RECORDS, anchor_hits: 0, anchor_misses: anchors });
+  assert.deepEqual(first.cache, { uri: cache, hits: 0, misses: RECORDS, anchor_hits: 0, anchor_misses: anchors, gradient_reads: 0 });
   assert.equal(first.diff, null);
   const top1 = await topOf(night1);
   const corpusNamespace = readdirSync(join(cache, 'features')).find((ns) => JSON.parse(readFileSync(join(cache, 'features', ns, 'key.json'), 'utf8')).responseTokenLimit === null)!;
@@ -82,7 +83,8 @@ test('a re-audit after a 1% change featurizes only the 2 changed records and equ
   const night2 = join(dir, 'night2', 'audit');
   const second = await audit(corpus, night2, ['--cache', cache]);
   assert.equal(second.counts.scored, RECORDS);
-  assert.deepEqual(second.cache, { uri: cache, hits: RECORDS - 2, misses: 2, anchor_hits: anchors, anchor_misses: 0 });
+  // Same anchors, so the gradients' stored projections serve the scores: no gradient is read back.
+  assert.deepEqual(second.cache, { uri: cache, hits: RECORDS - 2, misses: 2, anchor_hits: anchors, anchor_misses: 0, gradient_reads: 0 });
 
   // The cache gained one corpus segment, holding exactly the changed records' new ids.
   const newIds = (await duckRows(`select id from read_parquet('${join(night2, 'scores.parquet')}') where "row" in (${changedRows.join(',')}) order by id`)).map((r) => r.id);
@@ -115,4 +117,18 @@ test('a re-audit after a 1% change featurizes only the 2 changed records and equ
   assert.equal(diff.stayed.count, K - diff.entered.length);
   assert.equal(diff.stayed.max_abs_shift, 0); // unchanged records, same features: same scores
   assert.equal(diff.previous.same_features, true);
+
+  // Night 3, new anchors (the harmful set loses its first record): the stored projections are onto
+  // other targets, so the cached gradients are read back, and the scores equal a cold audit's.
+  const harmful = join(dir, 'harmful.jsonl');
+  writeFileSync(harmful, readFileSync(DEMO_INPUTS.harmful, 'utf8').split('\n').filter((l) => l.trim()).slice(1).join('\n') + '\n');
+  const anchorFlags = ['--harmful', harmful, ...DEMO_INPUTS.safe.flatMap((s) => ['--safe', s])];
+  const night3 = join(dir, 'night3', 'audit');
+  const fourth = await audit(corpus, night3, ['--cache', cache, ...anchorFlags]);
+  assert.equal(fourth.cache!.misses, 0);
+  assert.equal(fourth.cache!.anchor_misses, 0);
+  assert.ok(fourth.cache!.gradient_reads > 0, `gradient reads: ${fourth.cache!.gradient_reads}`);
+  const coldNewAnchors = join(dir, 'cold-new-anchors');
+  await audit(corpus, coldNewAnchors, anchorFlags);
+  assertClose(await scoresOf(night3), await scoresOf(coldNewAnchors), 'scores.parquet with new anchors');
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,9 +19,21 @@ export function readJsonLines(path: string, n: number): unknown[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).slice(0, n).map((l) => JSON.parse(l) as unknown);
 }
 
-/** A fresh temp folder; the test's caches (graphs, tiny model, fingerprints) go here too. */
+const created: string[] = [];
+// node:test runs each file in its own process: its folders go when it exits, unless kept to look at.
+process.once('exit', () => {
+  if (process.env.SAFESIFT_KEEP_TEST_DIRS) return;
+  for (const dir of created) rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+});
+
+/**
+ * A fresh temp folder; the test's caches (graphs, tiny model, fingerprints) go here too. Removed
+ * when the test process exits (SAFESIFT_KEEP_TEST_DIRS=1 keeps them).
+ */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `safesift-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `safesift-${prefix}-`));
+  created.push(dir);
+  return dir;
 }
 
 /** Max-norm relative error ||a - b||∞ / ||b||∞: robust where entries of b are near zero. */

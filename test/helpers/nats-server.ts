@@ -92,6 +92,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     await writeFile(confPath, configText(port, storeDir, options));
     const proc = spawn(bin, ['-c', confPath, '--ports_file_dir', root], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
+    // A test process that ends without stopping the server (a failed test, a crash) takes it along.
+    const killWithTest = () => proc.kill('SIGKILL');
+    process.once('exit', killWithTest);
+    proc.once('exit', () => process.off('exit', killWithTest));
     let stderr = '';
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-8_000); });
     const exited = new Promise<never>((_, reject) => {

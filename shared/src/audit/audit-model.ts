@@ -13,6 +13,11 @@ export interface AuditModel {
   checkpoint: Checkpoint;
   tokenizer: PromptTokenizer;
   model: FeatureModel;
+  /**
+   * Settles when the feature model's workers have their sessions open (they start in the
+   * background); rejects if they cannot. Batches wait for it on their own.
+   */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -26,7 +31,7 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
   try {
     const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
     // One single-threaded session per core beats one session on every core (BENCHMARKS.md).
-    const model = await PooledFeatureModel.open(checkpoint, {
+    const model = await PooledFeatureModel.start(checkpoint, {
       probe: options.probes,
       projection: options.projection,
       sketch: options.sketch,
@@ -40,6 +45,7 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
       checkpoint,
       tokenizer,
       model,
+      ready: model.ready,
       async close() {
         await model.close();
         await checkpoint.close();

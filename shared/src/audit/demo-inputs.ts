@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../project-root.ts';
 
-const demoFile = (name: string) => fileURLToPath(new URL(`../../../demo/${name}`, import.meta.url));
+const demoFile = (name: string) => projectPath('demo', name);
 
 /** The demo corpus and anchor sets we author and ship in `demo/` (see demo/README.md). */
 export const DEMO_INPUTS = {

@@ -17,7 +17,7 @@ import type { AuditOptions } from './audit-options.ts';
 import { buildSummary, writeSummary, type AuditSummary, type InputCounts } from './audit-summary.ts';
 import { estimateRecordCount } from './record-estimate.ts';
 import { RANKED_COLUMNS, rankedRows, scoreColumns, type RankedEntry } from './score-table.ts';
-import { addPreviews, scoreExamples, type ScoringContext } from './score-examples.ts';
+import { addPreviews, scoreExamples, type ScoredExamples, type ScoringContext } from './score-examples.ts';
 import { openAuditModel } from './audit-model.ts';
 
 export interface AuditProgress {
@@ -36,6 +36,12 @@ export interface AuditHooks {
 
 /** Examples tokenized and featurized together: large enough to batch by length, small enough to stay bounded. */
 const WINDOW_EXAMPLES = 256;
+/**
+ * Windows scored at once. With a feature cache, the next window's hits are read and scored while
+ * this one's misses wait for the feature model; results are still taken in input order. Two,
+ * because a window holds its computed gradients until all of its misses are done.
+ */
+const WINDOWS_IN_FLIGHT = 2;
 
 /** A whole audit in one process: read → render & tokenize → featurize → score → top-k → write. */
 export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): Promise<AuditSummary> {
@@ -83,8 +89,9 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     const bottom = new TopK<RankedEntry>(options.bottomK, 'bottom');
 
     const context: ScoringContext = { tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batchSize: options.batchSize, method: options.method, ...(cache ? { cache: cache.corpus } : {}) };
-    const scoreWindow = async (window: Example[]) => {
-      const scored = await scoreExamples(window, context);
+    const inFlight: Promise<ScoredExamples>[] = [];
+    const takeOldest = async () => {
+      const scored = await inFlight.shift()!;
       scored.errors.forEach(recordError);
       scored.entries.forEach((entry, i) => {
         // Previews only for the few entries a top-k or bottom-k keeps, not for every example.
@@ -97,6 +104,12 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       await scores!.append(scored.rows);
       progress.scored += scored.rows.length;
       report();
+    };
+    const scoreWindow = async (window: Example[]) => {
+      const scoring = scoreExamples(window, context);
+      scoring.catch(() => undefined); // a failure surfaces when its turn comes in takeOldest
+      inFlight.push(scoring);
+      if (inFlight.length >= WINDOWS_IN_FLIGHT) await takeOldest();
     };
 
     for (const source of options.data) {
@@ -122,6 +135,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       }
       await scoreWindow(window);
     }
+    while (inFlight.length > 0) await takeOldest();
     timings.corpusMs = performance.now() - corpusStart;
 
     progress.phase = 'writing';

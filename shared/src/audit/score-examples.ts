@@ -8,7 +8,7 @@ import type { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScorer } from '../scoring/gradient-score.ts';
 import type { RepresentationScorer } from '../scoring/representation-score.ts';
-import { featurizeWithCache } from '../feature-cache/cached-featurize.ts';
+import { featurizeProjected } from '../feature-cache/cached-featurize.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
 import { preview, scoreRow, type RankedEntry } from './score-table.ts';
 
@@ -56,12 +56,13 @@ export async function scoreExamples(window: readonly Example[], ctx: ScoringCont
     }
     return [{ example, tokenized: value }];
   });
-  const features = await featurizeWithCache(ctx.model, usable.map((u) => ({ id: u.example.id, tokenized: u.tokenized })), ctx.batchSize, ctx.cache);
+  // Gradients are only ever needed projected onto the anchor targets, which the cache also keeps.
+  const features = await featurizeProjected(ctx.model, usable.map((u) => ({ id: u.example.id, tokenized: u.tokenized })), ctx.batchSize, ctx.cache, ctx.gradScorer);
   const result: ScoredExamples = { rows: [], entries: [], examples: [], errors };
   usable.forEach(({ example, tokenized }, i) => {
     const f = features[i]!;
     const rep = ctx.repScorer.score(f.representation);
-    const grad = ctx.gradScorer.score(f.gradient);
+    const grad = ctx.gradScorer.scoreProjection(f.projection);
     result.rows.push(scoreRow({ example, tokens: tokenized.ids.length, truncated: tokenized.truncated, loss: f.loss, rep, grad }, ctx.specs));
     result.entries.push(rankedEntry(example, rep.score, grad.score, ctx.method));
     result.examples.push(example);

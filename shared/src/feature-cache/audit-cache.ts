@@ -20,6 +20,11 @@ export interface CacheSummary {
   misses: number;
   anchor_hits: number;
   anchor_misses: number;
+  /**
+   * Cached corpus segments whose gradients were read back. 0 when the anchors are unchanged: each
+   * segment stores its gradients projected onto the anchor targets, which is all a score needs.
+   */
+  gradient_reads: number;
 }
 
 /**
@@ -84,6 +89,7 @@ export class AuditCache {
       misses: this.corpus.stats.misses,
       anchor_hits: this.anchors.stats.hits,
       anchor_misses: this.anchors.stats.misses,
+      gradient_reads: this.corpus.stats.gradientsRead,
     };
   }
 }

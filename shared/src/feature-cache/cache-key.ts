@@ -4,7 +4,7 @@ import { GRAPH_BUILDER_VERSION } from '../graph/feature-graph.ts';
 import type { ProjectionSpec, SketchSpec } from '../graph/projection.ts';
 
 /** Bumped whenever the segment or index format changes: old namespaces are then simply not found. */
-export const FEATURE_CACHE_FORMAT = 1;
+export const FEATURE_CACHE_FORMAT = 2;
 
 /**
  * Everything that changes an example's features besides its content. Two runs share cached

@@ -13,16 +13,27 @@
  * commits it, so readers never see a half-written segment, and concurrent writers (several workers)
  * never touch the same object. Names start with the time of writing, so when two segments hold one
  * id the later one wins. Opening reads the indexes only (memory: ids and digests); segments are
- * read when a lookup needs them, and the last few decoded ones stay in a small LRU.
+ * read when a lookup needs them, and the last few decoded ones stay in a small LRU. A segment is
+ * read in two parts (segment-codec.ts): the head, and the gradients only when the lookup cannot
+ * use the gradient projections the head stores.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { ObjectNotFoundError } from '../storage/object-store.ts';
 import { cacheNamespace, type FeatureCacheKey } from './cache-key.ts';
 import { cacheKey, openCacheRoot, type CacheRoot } from './cache-root.ts';
-import { CorruptSegmentError, decodeSegment, encodeSegment, type CacheEntry, type DecodedSegment } from './segment-codec.ts';
+import {
+  CorruptSegmentError,
+  decodeSegmentHead,
+  encodeSegment,
+  SEGMENT_PREFIX_BYTES,
+  segmentHeadLength,
+  type CacheEntry,
+  type NewCacheEntry,
+  type SegmentHead,
+} from './segment-codec.ts';
 
-export type { CacheEntry } from './segment-codec.ts';
+export type { CacheEntry, CachedFeatures, GradientProjection, NewCacheEntry } from './segment-codec.ts';
 
 export interface FeatureCacheOptions {
   /** Buffered entries are written as a segment once they hold this many bytes (default 32 MiB). */
@@ -36,8 +47,10 @@ export interface FeatureCacheStats {
   hits: number;
   /** Examples whose features had to be computed. */
   misses: number;
-  /** Segments read from the store. */
+  /** Segment heads read from the store. */
   segmentsRead: number;
+  /** Segments whose gradients were read too (the lookup could not use their projections). */
+  gradientsRead: number;
   /** Segments written to the store. */
   segmentsWritten: number;
 }
@@ -60,14 +73,14 @@ const DEFAULT_LRU_BYTES = 256 * 2 ** 20;
 const OPEN_CONCURRENCY = 16;
 
 export class FeatureCache {
-  readonly stats: FeatureCacheStats = { hits: 0, misses: 0, segmentsRead: 0, segmentsWritten: 0 };
+  readonly stats: FeatureCacheStats = { hits: 0, misses: 0, segmentsRead: 0, gradientsRead: 0, segmentsWritten: 0 };
   /** Segment names by number (Located.segment). */
   private readonly segments: string[] = [];
   private readonly located = new Map<string, Located>();
   /** Put but not yet written (or being written): served by lookups like stored entries. */
-  private readonly pending = new Map<string, CacheEntry>();
+  private readonly pending = new Map<string, NewCacheEntry>();
   private pendingBytes = 0;
-  private readonly lru = new Map<number, DecodedSegment>();
+  private readonly lru = new Map<number, LoadedSegment>();
   private lruBytes = 0;
   private keyWritten = false;
   private writing: Promise<void> = Promise.resolve();
@@ -115,15 +128,17 @@ export class FeatureCache {
    * Cached entries for `ids`, in order (undefined: a miss). With `digests`, an entry counts only if
    * its token digest matches. Each position counts as one hit or one miss. Reads only the segments
    * that hold hits; the vectors are views of the decoded segment: read them, do not modify them.
+   * With `projection` (a target name), entries stored with that target's projection come without
+   * their gradient (null), which is then never read; every other entry comes with its gradient.
    */
-  async lookup(ids: readonly string[], digests?: readonly (string | undefined)[]): Promise<(CacheEntry | undefined)[]> {
+  async lookup(ids: readonly string[], digests?: readonly (string | undefined)[], options: { projection?: string } = {}): Promise<(CacheEntry | undefined)[]> {
     const out: (CacheEntry | undefined)[] = ids.map(() => undefined);
     const wanted = (i: number, digest: string) => digests?.[i] === undefined || digests[i] === digest;
     const bySegment = new Map<number, number[]>();
     ids.forEach((id, i) => {
       const pending = this.pending.get(id);
       if (pending && wanted(i, pending.digest)) {
-        out[i] = pending;
+        out[i] = { ...pending, features: { ...pending.features, projection: pending.projection ?? null } };
         return;
       }
       const at = this.located.get(id);
@@ -134,11 +149,13 @@ export class FeatureCache {
       }
     });
     for (const [segment, positions] of bySegment) {
-      const decoded = await this.readSegment(segment);
-      if (decoded === null) continue; // gone or damaged: those entries are misses
+      const loaded = await this.readHead(segment);
+      const projected = loaded !== null && options.projection !== undefined && loaded.head.projectionTarget === options.projection;
+      const gradients = loaded === null || projected ? null : await this.readGradients(segment, loaded);
+      if (loaded === null || (!projected && gradients === null)) continue; // gone or damaged: those entries are misses
       for (const i of positions) {
         const at = this.located.get(ids[i]!);
-        if (at?.segment === segment) out[i] = decoded.entry(at.index);
+        if (at?.segment === segment) out[i] = loaded.head.entry(at.index, gradients);
       }
     }
     for (const entry of out) {
@@ -149,7 +166,7 @@ export class FeatureCache {
   }
 
   /** Adds entries; they are written as a new segment once enough bytes are buffered, or on flush(). */
-  async put(entries: readonly CacheEntry[]): Promise<void> {
+  async put(entries: readonly NewCacheEntry[]): Promise<void> {
     for (const entry of entries) {
       const previous = this.pending.get(entry.id);
       if (previous) this.pendingBytes -= entryBytes(previous);
@@ -232,8 +249,8 @@ export class FeatureCache {
     }
   }
 
-  /** A decoded segment (LRU), or null after dropping the entries of a missing or damaged one. */
-  private async readSegment(segment: number): Promise<DecodedSegment | null> {
+  /** A segment's head (LRU), or null after dropping the entries of a missing or damaged segment. */
+  private async readHead(segment: number): Promise<LoadedSegment | null> {
     const cached = this.lru.get(segment);
     if (cached) {
       this.lru.delete(segment);
@@ -241,26 +258,60 @@ export class FeatureCache {
       return cached;
     }
     const name = this.segments[segment]!;
-    let decoded: DecodedSegment;
+    const key = this.objectKey('segments', name);
+    let loaded: LoadedSegment;
     try {
-      decoded = decodeSegment(await this.root.store.get(this.objectKey('segments', name)), name);
+      const headLength = segmentHeadLength(await this.root.store.getRange(key, 0, SEGMENT_PREFIX_BYTES), name);
+      loaded = { head: decodeSegmentHead(await this.root.store.getRange(key, 0, headLength), name), gradients: null };
       this.stats.segmentsRead++;
     } catch (error) {
-      if (!(error instanceof ObjectNotFoundError || error instanceof CorruptSegmentError)) throw error;
-      for (const [id, at] of this.located) if (at.segment === segment) this.located.delete(id);
-      return null;
+      return this.dropOnReadError(segment, error);
     }
-    this.lru.set(segment, decoded);
-    this.lruBytes += decoded.byteLength;
+    this.lru.set(segment, loaded);
+    this.trimLru(segment, loaded.head.byteLength);
+    return loaded;
+  }
+
+  /** The segment's gradients (kept with its head in the LRU), or null after dropping a damaged segment. */
+  private async readGradients(segment: number, loaded: LoadedSegment): Promise<Float32Array | null> {
+    if (loaded.gradients !== null) return loaded.gradients;
+    const { head } = loaded;
+    try {
+      const key = this.objectKey('segments', this.segments[segment]!);
+      loaded.gradients = head.checkGradients(await this.root.store.getRange(key, head.headLength, head.headLength + head.gradientBytes));
+      this.stats.gradientsRead++;
+    } catch (error) {
+      this.lru.delete(segment);
+      this.lruBytes -= head.byteLength;
+      return this.dropOnReadError(segment, error);
+    }
+    this.trimLru(segment, loaded.gradients.byteLength);
+    return loaded.gradients;
+  }
+
+  private dropOnReadError(segment: number, error: unknown): null {
+    if (!(error instanceof ObjectNotFoundError || error instanceof CorruptSegmentError)) throw error;
+    for (const [id, at] of this.located) if (at.segment === segment) this.located.delete(id);
+    return null;
+  }
+
+  /** Counts `added` bytes of `segment`, then drops the least recently used others while over budget. */
+  private trimLru(segment: number, added: number): void {
+    this.lruBytes += added;
     for (const [old, value] of this.lru) {
       if (this.lruBytes <= this.options.lruBytes || old === segment) break;
       this.lru.delete(old);
-      this.lruBytes -= value.byteLength;
+      this.lruBytes -= value.head.byteLength + (value.gradients?.byteLength ?? 0);
     }
-    return decoded;
   }
 }
 
-function entryBytes(entry: CacheEntry): number {
-  return (entry.features.representation.length + entry.features.gradient.length) * 4 + 64;
+/** A segment as read so far: its head, and its gradients once a lookup needed them. */
+interface LoadedSegment {
+  head: SegmentHead;
+  gradients: Float32Array | null;
+}
+
+function entryBytes(entry: NewCacheEntry): number {
+  return (entry.features.representation.length + entry.features.gradient.length) * 4 + (entry.projection?.values.length ?? 0) * 8 + 64;
 }

@@ -6,6 +6,7 @@ import type { Probe } from '../graph/probes.ts';
 import { describeProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { ExampleFeatures, FeatureModel, FeatureModelInfo } from './feature-model.ts';
+import { openGraphSession } from './optimized-session.ts';
 import { padBatch } from './padded-batch.ts';
 
 export interface OnnxFeatureModelOptions extends SessionOptions {
@@ -78,10 +79,10 @@ export class OnnxFeatureModel implements FeatureModel {
 
   /** Opens a session on an already prepared graph (what each worker of a pool does). */
   static async fromGraph(prepared: PreparedFeatureGraph, options: SessionOptions = {}): Promise<OnnxFeatureModel> {
-    const session = await ort.InferenceSession.create(prepared.info.graphPath, {
-      graphOptimizationLevel: options.optimization ?? 'all',
-      executionProviders: executionProviders(),
-      ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    const session = await openGraphSession(prepared.info.graphPath, {
+      optimization: options.optimization ?? 'all',
+      providers: executionProviders(),
+      ...(options.threads ? { threads: options.threads } : {}),
     });
     return new OnnxFeatureModel(prepared.info, session, prepared.emitLogits, prepared.vocabSize);
   }

@@ -26,49 +26,94 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | null;
+  /** The worker's session is open: it takes batches. */
+  ready: boolean;
+  exited: boolean;
 }
 
 /**
  * The ONNX feature model on a pool of worker threads, one onnxruntime session each (1 intra-op
  * thread by default): small graphs parallelise poorly inside one session, and session.run
  * serialises within a thread, so whole batches run side by side instead. Batches are queued and
- * handed to the first free worker; callers keep up to `concurrency` batches in flight.
+ * handed to the first free worker that is ready; callers keep up to `concurrency` batches in flight.
  */
 export class PooledFeatureModel implements FeatureModel {
   private readonly queue: Job[] = [];
   private nextId = 0;
   private failure: Error | null = null;
   private closed = false;
+  /** Settles when every worker has its session open, or rejects with the first start failure. */
+  readonly ready: Promise<void>;
+  private readonly settled: Promise<void>;
 
   private constructor(
     readonly info: FeatureModelInfo & { graphPath: string; graphBuilt: boolean },
     private readonly slots: Slot[],
   ) {
-    for (const slot of slots) {
-      slot.worker.on('message', (reply: FeatureWorkerReply) => this.onReply(slot, reply));
-      slot.worker.on('error', (error) => this.fail(new ModelError(`feature worker failed: ${error.message}`)));
-      slot.worker.on('exit', (code) => {
-        if (!this.closed) this.fail(new ModelError(`feature worker exited unexpectedly (code ${code})`));
-      });
-    }
+    const started = slots.map((slot) => this.watch(slot));
+    this.ready = Promise.all(started).then(() => undefined);
+    // Settles either way once no worker is still opening its session.
+    this.settled = Promise.allSettled(started).then(() => undefined);
+    // Start failures also reach every batch through fail(); a caller need not await `ready`.
+    this.ready.catch(() => undefined);
   }
 
-  /** Builds (or reuses) the graph once here, then opens one session per worker on it. */
+  /** Builds (or reuses) the graph once here, then opens one session per worker on it, and waits for them. */
   static async open(checkpoint: Checkpoint, options: PooledFeatureModelOptions): Promise<PooledFeatureModel> {
+    const pool = await PooledFeatureModel.start(checkpoint, options);
+    try {
+      await pool.ready;
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /**
+   * Like open(), but returns once the workers are spawned: their sessions open in the background
+   * (about a second each), while the caller reads inputs or cached features. Batches queue until a
+   * worker is ready; a worker that cannot start fails them.
+   */
+  static async start(checkpoint: Checkpoint, options: PooledFeatureModelOptions): Promise<PooledFeatureModel> {
     const prepared = await prepareFeatureGraph(checkpoint, { ...options, emitLogits: false });
     const count = Math.max(1, options.workers ?? availableParallelism());
     const data: FeatureWorkerData = {
       prepared,
       session: { threads: options.threads ?? 1, ...(options.optimization ? { optimization: options.optimization } : {}) },
     };
-    const workers = Array.from({ length: count }, () => new Worker(WORKER_ENTRY, { workerData: data }));
-    try {
-      await Promise.all(workers.map(waitReady));
-    } catch (error) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw error;
-    }
-    return new PooledFeatureModel(prepared.info, workers.map((worker) => ({ worker, job: null })));
+    const slots = Array.from({ length: count }, (): Slot => ({ worker: new Worker(WORKER_ENTRY, { workerData: data }), job: null, ready: false, exited: false }));
+    return new PooledFeatureModel(prepared.info, slots);
+  }
+
+  /** Wires a worker's events; resolves when its session is open, rejects if it cannot start. */
+  private watch(slot: Slot): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const failStart = (error: Error) => {
+        reject(error);
+        this.fail(error);
+      };
+      slot.worker.on('message', (reply: FeatureWorkerReply) => {
+        if (slot.ready) return this.onReply(slot, reply);
+        if (reply.kind === 'ready') {
+          slot.ready = true;
+          resolve();
+          this.dispatch();
+        } else {
+          failStart(new ModelError(`feature worker could not open the graph: ${reply.kind === 'error' ? reply.message : reply.kind}`));
+        }
+      });
+      slot.worker.on('error', (error) => {
+        const prefix = slot.ready ? 'feature worker failed' : 'feature worker failed to start';
+        failStart(new ModelError(`${prefix}: ${error.message}`));
+      });
+      slot.worker.on('exit', (code) => {
+        slot.exited = true;
+        const error = new ModelError(slot.ready ? `feature worker exited unexpectedly (code ${code})` : `feature worker exited during start (code ${code})`);
+        if (this.closed) reject(error); // settles a start that close() waits for; nothing left to fail
+        else failStart(error);
+      });
+    });
   }
 
   /** Batches that can run at once. */
@@ -90,20 +135,27 @@ export class PooledFeatureModel implements FeatureModel {
     if (this.closed) return;
     this.closed = true;
     this.rejectAll(new ModelError('feature model is closed'));
+    // Terminating a worker inside onnxruntime's session constructor aborts the process: let them finish.
+    await this.settled;
     await Promise.all(
-      this.slots.map(
-        ({ worker }) =>
-          new Promise<void>((resolve) => {
-            worker.once('exit', () => resolve());
-            worker.postMessage({ kind: 'close' } satisfies FeatureWorkerRequest);
-          }),
-      ),
+      this.slots.map(async (slot) => {
+        if (slot.exited) return;
+        // A worker that failed to start listens to nobody: stop it.
+        if (!slot.ready) {
+          await slot.worker.terminate();
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          slot.worker.once('exit', () => resolve());
+          slot.worker.postMessage({ kind: 'close' } satisfies FeatureWorkerRequest);
+        });
+      }),
     );
   }
 
   private dispatch(): void {
     for (const slot of this.slots) {
-      if (slot.job !== null) continue;
+      if (slot.job !== null || !slot.ready) continue;
       const job = this.queue.shift();
       if (!job) return;
       slot.job = job;
@@ -113,7 +165,7 @@ export class PooledFeatureModel implements FeatureModel {
 
   private onReply(slot: Slot, reply: FeatureWorkerReply): void {
     const job = slot.job;
-    if (reply.kind === 'ready' || !job) return;
+    if (!job || reply.kind === 'ready') return;
     if (reply.kind === 'error' && reply.id === null) return this.fail(new ModelError(`feature worker failed: ${reply.message}`));
     slot.job = null;
     if (reply.kind === 'features') job.resolve(reply.features);
@@ -134,30 +186,4 @@ export class PooledFeatureModel implements FeatureModel {
     }
     for (const job of this.queue.splice(0)) job.reject(error);
   }
-}
-
-function waitReady(worker: Worker): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (reply: FeatureWorkerReply) => {
-      cleanup();
-      if (reply.kind === 'ready') resolve();
-      else reject(new ModelError(`feature worker could not open the graph: ${reply.kind === 'error' ? reply.message : reply.kind}`));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(new ModelError(`feature worker failed to start: ${error.message}`));
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new ModelError(`feature worker exited during start (code ${code})`));
-    };
-    const cleanup = () => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    worker.on('message', onMessage);
-    worker.once('error', onError);
-    worker.once('exit', onExit);
-  });
 }

@@ -3,7 +3,7 @@
  * command line's namespace and images, and optionally a one-off audit (spec ConfigMap + Job).
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../project-root.ts';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { auditJobManifest, auditSpecConfigMap } from './audit-job.ts';
@@ -18,7 +18,7 @@ export const OVERLAYS = ['base', 'dev', 'prod'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
 
 /** The repository's k8s/ folder (also copied into the images). */
-export const K8S_DIR = fileURLToPath(new URL('../../../k8s/', import.meta.url));
+export const K8S_DIR = projectPath('k8s');
 
 export interface RenderOptions {
   overlay: Overlay;

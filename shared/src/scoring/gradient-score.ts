@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.ts';
 import { checkAnchorSets, type AnchorSetSpec, type AnchorSetVectors } from './anchor-sets.ts';
 import { dotRows, isUsableNorm, l2norm, paddedRows } from './vector-math.ts';
@@ -39,9 +40,16 @@ export function gradientTarget(spec: AnchorSetSpec, vectors: readonly Float32Arr
   return t;
 }
 
-/** Gradient score of method.md §3: weighted sum of dots between the normalised gradient and set targets. */
+/**
+ * Gradient score of method.md §3: weighted sum of dots between the normalised gradient and set
+ * targets. Scoring goes through the gradient's projection onto the targets (|g|² and one raw dot
+ * per set), which is all a score needs: the feature cache stores it, so a re-audit against the
+ * same targets scores without reading gradients back (same values, bit for bit).
+ */
 export class GradientScorer {
   readonly dim: number;
+  /** Names the targets (sha256 of their dims and float64 values): projections are reusable only under the same one. */
+  readonly target: string;
   readonly specs: readonly AnchorSetSpec[];
   /** Targets row-major [sets × dim], zero-padded for dotRows. */
   private readonly matrix: Float64Array;
@@ -60,6 +68,11 @@ export class GradientScorer {
     targets.forEach((t, s) => this.matrix.set(t, s * this.dim));
     this.weights = Float64Array.from(this.specs, (s) => s.weight);
     this.harmfulMask = this.specs.map((s) => s.role === 'harmful');
+    this.target = createHash('sha256')
+      .update(`${this.specs.length}x${this.dim}\n`)
+      .update(new Uint8Array(this.matrix.buffer, 0, this.specs.length * this.dim * 8))
+      .digest('hex')
+      .slice(0, 32);
   }
 
   /** The per-set targets (copies), e.g. to store next to the results. */
@@ -68,18 +81,33 @@ export class GradientScorer {
   }
 
   score(g: Float32Array): GradientScore {
+    return this.scoreProjection(this.project(g));
+  }
+
+  /** [|g|², dot(g, target of set s) for each set]: the part of the score that reads the gradient. */
+  project(g: Float32Array): Float64Array {
     if (g.length !== this.dim) throw new RangeError(`gradient has ${g.length} dims, expected ${this.dim}`);
     const k = this.specs.length;
     const dots = new Float64Array(this.matrix.length / this.dim);
-    // dot(g/|g|, t) = dot(g, t)/|g|, with |g|² taken in the same pass.
     const sq = dotRows(g, this.matrix, dots);
-    const n = Math.sqrt(sq);
+    const projection = new Float64Array(1 + k);
+    projection[0] = sq;
+    projection.set(dots.subarray(0, k), 1);
+    return projection;
+  }
+
+  /** The score of a gradient from its projection (`project`). */
+  scoreProjection(projection: Float64Array): GradientScore {
+    const k = this.specs.length;
+    if (projection.length !== 1 + k) throw new RangeError(`projection has ${projection.length} values, expected ${1 + k}`);
+    // dot(g/|g|, t) = dot(g, t)/|g|.
+    const n = Math.sqrt(projection[0]!);
     if (!isUsableNorm(n)) return { perSet: new Array<number>(k).fill(NaN), harmful: NaN, score: NaN };
     const perSet: number[] = [];
     let harmful = 0;
     let score = 0;
     for (let s = 0; s < k; s++) {
-      const v = dots[s]! / n;
+      const v = projection[1 + s]! / n;
       perSet.push(v);
       const wv = this.weights[s]! * v;
       score += wv;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { compileAuditOptions } from '../../../shared/src/audit/audit-options.ts';
 import type { ExampleFeatures, FeatureModel } from '../../../shared/src/features/feature-model.ts';
-import { featurizeWithCache, type FeatureRequest } from '../../../shared/src/feature-cache/cached-featurize.ts';
+import { featurizeProjected, featurizeWithCache, type FeatureRequest, type GradientProjector } from '../../../shared/src/feature-cache/cached-featurize.ts';
 import { cacheNamespace, featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
 import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
 import type { TokenizedExample } from '../../../shared/src/prompt/tokenized.ts';
@@ -98,4 +98,48 @@ test('entries whose segment turns out to be missing are computed after all, with
   assert.deepEqual([reopened.stats.hits, reopened.stats.misses], [0, corpus.length]);
   await reopened.flush();
   assert.equal((await FeatureCache.open(dir, KEY, noS3)).size, corpus.length); // put back
+});
+
+/** Projects onto fixed rows, like GradientScorer.project: |g|² and one dot per row. */
+function projector(target: string, rows: number[][]): GradientProjector & { calls: number } {
+  return {
+    target,
+    calls: 0,
+    project(g: Float32Array): Float64Array {
+      this.calls++;
+      return Float64Array.from([g.reduce((a, v) => a + v * v, 0), ...rows.map((r) => r.reduce((a, v, j) => a + v * g[j]!, 0))]);
+    },
+  };
+}
+
+test('projected features: a re-run against the same targets reads no gradient and returns what an uncached run returns', async () => {
+  const dir = tempDir('cached-projected');
+  const targets = [[1, 0, 2, 0, 0, 1], [0, 3, 0, 0, 1, 0]];
+  const uncached = await featurizeProjected(new CountingModel(), corpus, 4, undefined, projector('t', targets));
+  const model = new CountingModel();
+  const cold = await FeatureCache.open(dir, KEY, noS3);
+  const first = await featurizeProjected(model, corpus, 4, cold, projector('t', targets));
+  await cold.flush();
+
+  const warm = await FeatureCache.open(dir, KEY, noS3);
+  const same = projector('t', targets);
+  const second = await featurizeProjected(model, corpus, 4, warm, same);
+  assert.equal(model.featurized, 20); // nothing recomputed
+  assert.deepEqual({ gradientsRead: warm.stats.gradientsRead, projected: same.calls }, { gradientsRead: 0, projected: 0 });
+  for (const run of [first, second]) {
+    run.forEach((f, i) => {
+      const u = uncached[i]!;
+      assert.ok(Object.is(f.loss, u.loss) && sameBits(f.representation, u.representation) && sameBits(f.projection, u.projection), `features ${i} differ`);
+    });
+  }
+
+  // New anchors: the stored projections do not apply, so the gradients are read and projected afresh.
+  const other = projector('t2', [[0, 0, 0, 1, 1, 1]]);
+  const reopened = await FeatureCache.open(dir, KEY, noS3);
+  const third = await featurizeProjected(model, corpus, 4, reopened, other);
+  assert.equal(model.featurized, 20);
+  assert.ok(reopened.stats.gradientsRead > 0);
+  assert.equal(other.calls, 20);
+  const plain = await featurizeWithCache(new CountingModel(), corpus, 4, undefined);
+  third.forEach((f, i) => assert.ok(sameBits(f.projection, projector('x', [[0, 0, 0, 1, 1, 1]]).project(plain[i]!.gradient)), `projection ${i}`));
 });

@@ -7,7 +7,7 @@ import { cacheNamespace, featureCacheKey } from '../../../shared/src/feature-cac
 import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
 import { tempDir } from '../../helpers/fixtures.ts';
 import { startS3Server, uniqueBucketName, type S3TestServer } from '../../helpers/s3-server.ts';
-import { assertSameEntry, randomEntry } from './random-entries.ts';
+import { assertSameEntry, randomEntry, randomProjection } from './random-entries.ts';
 
 const KEY = featureCacheKey({ fingerprint: 'f'.repeat(64), probe: 'all' }, compileAuditOptions({ out: 'o' }));
 const noS3 = () => {
@@ -109,6 +109,29 @@ describe('FeatureCache on a local folder', () => {
     assert.deepEqual(found, [undefined, undefined, undefined, undefined, undefined]);
     assert.equal(reopened.stats.misses, 5);
     assert.equal(reopened.size, 0); // dropped, so they are recomputed and put again
+  });
+
+  test('a lookup naming the stored projection reads no gradient; any other lookup reads them', async () => {
+    const dir = tempDir('fc-projection');
+    const entries = Array.from({ length: 6 }, (_, i) => randomEntry(`q${i}`, 8, 37, randomProjection('targets-1')));
+    const cache = await FeatureCache.open(dir, KEY, noS3, { segmentBytes: 3 * ENTRY_BYTES });
+    await cache.put(entries);
+    await cache.flush();
+
+    const segments = readdirSync(join(featuresDir(dir), 'segments')).length;
+    assert.ok(segments >= 2);
+    const projected = await FeatureCache.open(dir, KEY, noS3);
+    const found = await projected.lookup(entries.map((e) => e.id), undefined, { projection: 'targets-1' });
+    found.forEach((entry, i) => assertSameEntry(entry, entries[i]!, 'absent'));
+    assert.deepEqual({ heads: projected.stats.segmentsRead, gradients: projected.stats.gradientsRead, hits: projected.stats.hits }, { heads: segments, gradients: 0, hits: 6 });
+
+    for (const options of [{ projection: 'targets-2' }, {}]) {
+      const other = await FeatureCache.open(dir, KEY, noS3);
+      const full = await other.lookup(['q0', 'q5'], undefined, options);
+      assertSameEntry(full[0], entries[0]!);
+      assertSameEntry(full[1], entries[5]!);
+      assert.deepEqual({ heads: other.stats.segmentsRead, gradients: other.stats.gradientsRead }, { heads: 2, gradients: 2 });
+    }
   });
 
   test('caches with different keys do not see each other', async () => {

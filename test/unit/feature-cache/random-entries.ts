@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CacheEntry } from '../../../shared/src/feature-cache/segment-codec.ts';
+import type { CacheEntry, GradientProjection, NewCacheEntry } from '../../../shared/src/feature-cache/segment-codec.ts';
 
 /** Random bit patterns (NaN payloads, infinities, -0 and subnormals included): bit-exactness, not values. */
 export function randomFloats(n: number): Float32Array {
@@ -7,7 +7,7 @@ export function randomFloats(n: number): Float32Array {
   return new Float32Array(bytes.buffer, bytes.byteOffset, n).slice();
 }
 
-export function randomEntry(id: string, representationDim = 8, gradientDim = 37): CacheEntry {
+export function randomEntry(id: string, representationDim = 8, gradientDim = 37, projection?: GradientProjection): NewCacheEntry {
   const representation = randomFloats(representationDim);
   representation[0] = -0;
   representation[1] = NaN;
@@ -21,6 +21,7 @@ export function randomEntry(id: string, representationDim = 8, gradientDim = 37)
     tokens: 1 + (randomBytes(2).readUInt16LE(0) % 2048),
     truncated: randomBytes(1)[0]! % 2 === 0,
     features: { loss, representation, gradient },
+    ...(projection ? { projection } : {}),
   };
 }
 
@@ -30,8 +31,20 @@ export function sameBits(a: Float32Array | Float64Array, b: Float32Array | Float
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
-export function assertSameEntry(actual: CacheEntry | undefined, expected: CacheEntry): void {
+/** A projection of `width` random doubles under `target`. */
+export function randomProjection(target: string, width = 4): GradientProjection {
+  const bytes = randomBytes(width * 8);
+  return { target, values: new Float64Array(bytes.buffer, bytes.byteOffset, width).slice() };
+}
+
+/**
+ * `actual` (from a lookup) holds `expected`'s features bit for bit. Its gradient may be left out
+ * (null) only when `gradient` is 'absent'; its projection must be `expected`'s, or null if none was stored.
+ */
+export function assertSameEntry(actual: CacheEntry | undefined, expected: NewCacheEntry, gradient: 'present' | 'absent' = 'present'): void {
   if (actual === undefined) throw new Error(`entry ${expected.id}: missing`);
+  const f = actual.features;
+  const projection = expected.projection;
   const problems = [
     actual.id !== expected.id && 'id',
     actual.digest !== expected.digest && 'digest',
@@ -39,7 +52,8 @@ export function assertSameEntry(actual: CacheEntry | undefined, expected: CacheE
     actual.truncated !== expected.truncated && 'truncated',
     !sameBits(Float64Array.of(actual.features.loss), Float64Array.of(expected.features.loss)) && 'loss',
     !sameBits(actual.features.representation, expected.features.representation) && 'representation',
-    !sameBits(actual.features.gradient, expected.features.gradient) && 'gradient',
+    (gradient === 'absent' ? f.gradient !== null : f.gradient === null || !sameBits(f.gradient, expected.features.gradient)) && 'gradient',
+    (projection === undefined ? f.projection !== null : f.projection?.target !== projection.target || !sameBits(f.projection.values, projection.values)) && 'projection',
   ].filter(Boolean);
   if (problems.length > 0) throw new Error(`entry ${expected.id}: ${problems.join(', ')} differ`);
 }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CorruptSegmentError, decodeSegment, encodeSegment } from '../../../shared/src/feature-cache/segment-codec.ts';
-import { assertSameEntry, randomEntry } from './random-entries.ts';
+import {
+  CorruptSegmentError,
+  decodeSegment,
+  decodeSegmentHead,
+  encodeSegment,
+  SEGMENT_PREFIX_BYTES,
+  segmentHeadLength,
+} from '../../../shared/src/feature-cache/segment-codec.ts';
+import { assertSameEntry, randomEntry, randomProjection } from './random-entries.ts';
 
 test('a segment round-trips bit-exact: floats with NaN payloads, -0 and subnormals, tokens, flags, ids, digests', () => {
   const entries = Array.from({ length: 7 }, (_, i) => randomEntry(`id-${i}`, 9, 31 + 0));
@@ -31,11 +38,38 @@ test('damaged, truncated or foreign bytes are rejected', () => {
   const bytes = encodeSegment([randomEntry('a'), randomEntry('b')]);
   const flipped = bytes.slice();
   flipped[bytes.length - 3]! ^= 0x10;
-  assert.throws(() => decodeSegment(flipped), CorruptSegmentError);
+  assert.throws(() => decodeSegment(flipped), /gradient checksum mismatch/);
+  const headFlipped = bytes.slice();
+  headFlipped[SEGMENT_PREFIX_BYTES + 5]! ^= 0x10;
+  assert.throws(() => decodeSegmentHead(headFlipped), /head checksum mismatch/);
   assert.throws(() => decodeSegment(bytes.subarray(0, bytes.length - 4)), CorruptSegmentError);
   assert.throws(() => decodeSegment(new TextEncoder().encode('PAR1 not a segment at all')), /bad magic/);
 });
 
 test('entries of different dimensions cannot share a segment', () => {
   assert.throws(() => encodeSegment([randomEntry('a', 8, 10), randomEntry('b', 8, 11)]), RangeError);
+});
+
+test('projections round-trip, and the head alone (its first bytes) gives every entry but the gradients', () => {
+  const entries = Array.from({ length: 5 }, (_, i) => randomEntry(`p${i}`, 6, 29, randomProjection('targets-a', 4)));
+  const bytes = encodeSegment(entries);
+  const headLength = segmentHeadLength(bytes.subarray(0, SEGMENT_PREFIX_BYTES));
+  // The gradients are the last 5 × 29 float32s; the head is everything before them (8-aligned).
+  assert.equal(bytes.length - headLength, 5 * 29 * 4);
+  const head = decodeSegmentHead(bytes.slice(0, headLength));
+  assert.equal(head.projectionTarget, 'targets-a');
+  entries.forEach((e, i) => assertSameEntry(head.entry(i, null), e, 'absent'));
+  const gradients = head.checkGradients(bytes.slice(headLength));
+  entries.forEach((e, i) => assertSameEntry(head.entry(i, gradients), e));
+  assert.throws(() => head.checkGradients(bytes.slice(headLength + 4)), /gradient part of/);
+});
+
+test('a segment stores projections only when every entry has one onto the same targets', () => {
+  const mixed = [randomEntry('a', 4, 7, randomProjection('t1')), randomEntry('b', 4, 7, randomProjection('t2'))];
+  const some = [randomEntry('c', 4, 7, randomProjection('t1')), randomEntry('d', 4, 7)];
+  for (const entries of [mixed, some]) {
+    const decoded = decodeSegment(encodeSegment(entries));
+    assert.equal(decoded.head.projectionTarget, null);
+    entries.forEach((e, i) => assertSameEntry(decoded.entry(i), { ...e, projection: undefined }));
+  }
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { featurizeInBatches } from '../../../shared/src/audit/featurize-batches.ts';
@@ -103,4 +103,27 @@ console.log('workers', pool.concurrency, 'loss', f.loss);
     ),
   );
   assert.match(stdout, /workers \d+ loss \d/);
+});
+
+test('the first session saves its optimised graph; later sessions load it and compute the same features, and a damaged one is replaced', async () => {
+  const options = { ...OPTIONS, projection: { ...OPTIONS.projection, seed: 8 }, threads: 1 };
+  const fresh = await OnnxFeatureModel.open(checkpoint, options);
+  const expected = await featurizeInBatches(fresh, examples, 2);
+  await fresh.close();
+  const graphDir = dirname(fresh.info.graphPath);
+  const saved = readdirSync(graphDir).filter((f) => /^optimized-[0-9a-f]{16}\.onnx$/.test(f));
+  assert.equal(saved.length, 1, `one optimised graph in ${readdirSync(graphDir).join(', ')}`);
+  const savedPath = join(graphDir, saved[0]!);
+  const savedBytes = readFileSync(savedPath);
+
+  const reloaded = await OnnxFeatureModel.open(checkpoint, options);
+  assertSameFeatures(await featurizeInBatches(reloaded, examples, 2), expected);
+  await reloaded.close();
+
+  writeFileSync(savedPath, 'not an onnx model');
+  const repaired = await OnnxFeatureModel.open(checkpoint, options);
+  assertSameFeatures(await featurizeInBatches(repaired, examples, 2), expected);
+  await repaired.close();
+  assert.deepEqual(readFileSync(savedPath), savedBytes);
+  assert.deepEqual(readdirSync(graphDir).filter((f) => f.includes('.tmp-')), []);
 });

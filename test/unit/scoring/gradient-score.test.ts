@@ -111,3 +111,21 @@ test('zero or non-finite gradients give NaN; bad anchors are rejected', () => {
     ConfigError,
   );
 });
+
+test('a score is a function of the projection alone, and the target name follows the target values', () => {
+  const rand = rng(5);
+  const dim = 64;
+  const specs = nameAnchorSets(['h'], ['s1', 's2'], [1, -1, -1]);
+  const sets = specs.map((spec) => ({ spec, vectors: Array.from({ length: 3 }, () => randomVector(rand, dim)) }));
+  const scorer = new GradientScorer(sets);
+  const g = randomVector(rand, dim);
+  const projection = scorer.project(g);
+  assert.equal(projection.length, 1 + specs.length);
+  assert.deepEqual(scorer.scoreProjection(projection), scorer.score(g));
+  assert.equal(new GradientScorer(sets).target, scorer.target);
+  const moved = sets.map((s, i) => (i === 2 ? { ...s, vectors: [...s.vectors.slice(1), randomVector(rand, dim)] } : s));
+  assert.notEqual(new GradientScorer(moved).target, scorer.target);
+  // Weights apply after the projection: reweighting keeps the target (and so the cached projections).
+  assert.equal(new GradientScorer(sets.map((s) => ({ ...s, spec: { ...s.spec, weight: s.spec.weight * 2 } }))).target, scorer.target);
+  assert.throws(() => scorer.scoreProjection(projection.subarray(1)), RangeError);
+});
