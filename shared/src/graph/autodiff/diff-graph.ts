@@ -1,4 +1,5 @@
 import { DType, type FloatType, type OnnxGraph } from '../onnx-graph.ts';
+import { attentionBackward, attentionForward, planAttention, type AttentionPlan } from './attention.ts';
 import { BATCH, broadcastShapes, matmulShape, normalizeAxis, reducedAxes, type Dim, type Shape } from './shapes.ts';
 
 /** A value of the forward graph with its static shape and whether a wanted gradient flows through it. */
@@ -212,102 +213,27 @@ export class DiffGraph {
 
   /**
    * Causal grouped-query attention, softmax(q kᵀ + bias) v, as one op with its own VJP (as
-   * frameworks do for scaled dot-product attention). q [B,KV,rep,T,hd] (pre-scaled), k and v
-   * [B,KV,T,hd], bias [B,1,1,T,T] (0, or a large negative number for masked keys, which must
-   * include every key after the query). For speed on the [T,T] tensors:
-   * - queries are cut into ATTENTION_BLOCKS causal blocks, each scored against only the keys it
-   *   can see, so most of the masked upper triangle is never computed (masked keys get exactly
-   *   zero weight either way: the result is the same);
-   * - a KV head's query group is one [rep*Tq, ·] matrix, so each product is one plain MatMul and
-   *   sums over the group fall out of the contraction;
-   * - the backward takes the softmax row term Σ_j p_ij dp_ij as dctx_i · ctx_i and folds it into
-   *   the dP product as [dctx_i, -r_i] · [v_j, 1].
+   * frameworks do for scaled dot-product attention; attention.ts emits both). q [B,KV,rep,T,hd]
+   * (pre-scaled), k and v [B,KV,T,hd], bias [B,1,1,T,T] (0, or a large negative number for
+   * masked keys, which must include every key after the query).
    */
   attention(q: Value, k: Value, v: Value, bias: Value): Value {
-    const g = this.g;
     sameType(k, v);
     const dtype = sameType(q, k);
     const [rep, hd] = [q.shape[2], q.shape[4]];
     if (typeof rep !== 'number' || typeof hd !== 'number') throw new Error('attention: group size and head_dim must be static');
-    const plan = this.attentionPlan(bias.name);
-    const zero = g.constInt64([0]);
-    const swap = [0, 1, 3, 2];
-    const rows = (x: string) => g.op('Reshape', [x, g.constInt64([0, 0, -1, hd])]);
-    const cut = (x: string, axis: number, from: string, to: string) => g.op('Slice', [x, from, to, g.constInt64([axis])]);
-    const [qP, kP, vP] = [padAxis(g, q.name, 5, 3, plan.pad), padAxis(g, k.name, 4, 2, plan.pad), padAxis(g, v.name, 4, 2, plan.pad)];
-    const parts = plan.blocks.map(({ start, end, bias: blockBias }) => {
-      const qb = cut(qP, 3, start, end); // [B,KV,rep,Tq,hd]
-      const kb = cut(kP, 2, zero, end); // [B,KV,Tk,hd]
-      const vb = cut(vP, 2, zero, end);
-      const scoreShape = g.op('Concat', [g.op('Slice', [g.op('Shape', [qb]), zero, g.constInt64([4])]), end], { axis: 0 }); // [B,KV,rep,Tq,Tk]
-      const flatShape = g.op('Concat', [g.constInt64([0, 0, -1]), end], { axis: 0 }); // [B,KV,rep*Tq,Tk]
-      const scores = g.op('Add', [g.op('Reshape', [g.op('MatMul', [rows(qb), g.op('Transpose', [kb], { perm: swap })]), scoreShape]), blockBias]);
-      const probs = g.op('Softmax', [scores], { axis: -1 });
-      const probRows = g.op('Reshape', [probs, flatShape]);
-      const context = g.op('Reshape', [g.op('MatMul', [probRows, vb]), g.op('Shape', [qb])]);
-      return { start, end, qb, kb, vb, scoreShape, flatShape, probs, probRows, context };
+    let plan = this.attentionPlans.get(bias.name);
+    if (!plan) {
+      plan = planAttention(this.g, bias.name);
+      this.attentionPlans.set(bias.name, plan);
+    }
+    const forward = attentionForward(this.g, plan, q.name, k.name, v.name, hd);
+    return this.record(forward.context, q.shape, dtype, q.grad || k.grad || v.grad, (dy) => {
+      const grads = attentionBackward(this.g, plan, forward, dy, floatType(v));
+      if (q.grad) this.accumulate(q, grads.dq);
+      if (k.grad) this.accumulate(k, grads.dk);
+      if (v.grad) this.accumulate(v, grads.dv);
     });
-    const unpad = (x: string, axis: number) => cut(x, axis, zero, plan.length);
-    const context = unpad(g.op('Concat', parts.map((p) => p.context), { axis: 3 }), 3);
-    return this.record(context, q.shape, dtype, q.grad || k.grad || v.grad, (dy) => {
-      const dyP = padAxis(g, dy, 5, 3, plan.pad);
-      const ones = g.constFloat([1], [], floatType(v));
-      const [dq, dk, dv] = [[], [], []] as [string[], string[], string[]];
-      for (const p of parts) {
-        const dyb = cut(dyP, 3, p.start, p.end);
-        const rowTerm = g.op('ReduceSum', [g.op('Mul', [dyb, p.context]), g.constInt64([-1])], { keepdims: 1 });
-        const vT = g.op('Transpose', [p.vb], { perm: swap }); // [B,KV,hd,Tk]
-        const onesRow = g.op('Expand', [ones, g.op('Concat', [g.op('Slice', [g.op('Shape', [vT]), zero, g.constInt64([2])]), g.constInt64([1]), p.end], { axis: 0 })]);
-        const left = g.op('Concat', [rows(dyb), g.op('Neg', [g.op('Reshape', [rowTerm, g.constInt64([0, 0, -1, 1])])])], { axis: 3 });
-        const centred = g.op('Reshape', [g.op('MatMul', [left, g.op('Concat', [vT, onesRow], { axis: 2 })]), p.scoreShape]); // dp_ij - r_i
-        const dScores = g.op('Reshape', [g.op('Mul', [p.probs, centred]), p.flatShape]);
-        dq.push(g.op('Reshape', [g.op('MatMul', [dScores, p.kb]), g.op('Shape', [p.qb])]));
-        dk.push(this.transposedProduct(dScores, rows(p.qb)));
-        dv.push(this.transposedProduct(p.probRows, rows(dyb)));
-      }
-      // Key block b covers positions [0, end_b): pad each to the full length and add.
-      const sumKeys = (xs: string[]) =>
-        unpad(
-          xs.map((x, i) => (i === xs.length - 1 ? x : padAxis(g, x, 4, 2, g.op('Sub', [plan.padded, plan.blocks[i]!.end])))).reduce((a, b) => g.op('Add', [a, b])),
-          2,
-        );
-      if (q.grad) this.accumulate(q, unpad(g.op('Concat', dq, { axis: 3 }), 3));
-      if (k.grad) this.accumulate(k, sumKeys(dk));
-      if (v.grad) this.accumulate(v, sumKeys(dv));
-    });
-  }
-
-  /**
-   * Query blocks of the attention over `bias` (shared by every layer): T is padded to at least
-   * ATTENTION_BLOCKS so no block is empty (padded keys are masked, padded queries cut off), and
-   * each block's bias slice is taken once.
-   */
-  private attentionPlan(bias: string): AttentionPlan {
-    const cached = this.attentionPlans.get(bias);
-    if (cached) return cached;
-    const g = this.g;
-    const n = ATTENTION_BLOCKS;
-    const length = g.op('Slice', [g.op('Shape', [bias]), g.constInt64([3]), g.constInt64([4])]); // [1]
-    const pad = g.op('Max', [g.op('Sub', [g.constInt64([n]), length]), g.constInt64([0])]);
-    const padded = g.op('Add', [length, pad]);
-    const masked = g.op('Pad', [bias, g.op('Concat', [g.constInt64([0, 0, 0, 0, 0, 0, 0, 0]), pad, pad], { axis: 0 }), g.op('CastLike', [g.constFloat([-1e9], []), bias])]);
-    const ends = Array.from({ length: n }, (_, b) =>
-      b === n - 1 ? padded : g.op('Div', [g.op('Add', [g.op('Mul', [padded, g.constInt64([b + 1])]), g.constInt64([n - 1])]), g.constInt64([n])]),
-    );
-    const zero = g.constInt64([0]);
-    const blocks = ends.map((end, b) => {
-      const start = b === 0 ? zero : ends[b - 1]!;
-      return { start, end, bias: g.op('Slice', [masked, g.op('Concat', [start, zero], { axis: 0 }), g.op('Concat', [end, end], { axis: 0 }), g.constInt64([3, 4])]) };
-    });
-    const plan = { length, pad, padded, blocks };
-    this.attentionPlans.set(bias, plan);
-    return plan;
-  }
-
-  /** aᵀ b for a [.., M, N] and a thin b [.., M, hd], as (bᵀ a)ᵀ: no transposed copy of the big a. */
-  private transposedProduct(a: string, b: string): string {
-    const swap = [0, 1, 3, 2];
-    return this.g.op('Transpose', [this.g.op('MatMul', [this.g.op('Transpose', [b], { perm: swap }), a])], { perm: swap });
   }
 
   /** Changes the float type (mixed precision); the gradient is cast back. */
@@ -400,23 +326,6 @@ export class DiffGraph {
     const leading = this.g.op('Slice', [this.g.op('Shape', [x.name]), this.g.constInt64([0]), this.g.constInt64([-1])]);
     return this.g.op('Concat', [leading, this.g.constInt64([last])], { axis: 0 });
   }
-}
-
-/** Causal query blocks of `attention` (measured on stories260k: 4 beat 2 and 8). */
-export const ATTENTION_BLOCKS = 4;
-
-interface AttentionPlan {
-  /** T, the padding to at least ATTENTION_BLOCKS positions, and T plus that padding ([1] each). */
-  length: string;
-  pad: string;
-  padded: string;
-  blocks: Array<{ start: string; end: string; bias: string }>;
-}
-
-/** x padded with `amount` ([1] int64) zeros at the end of `axis`. */
-function padAxis(g: OnnxGraph, x: string, rank: number, axis: number, amount: string): string {
-  const pads = Array.from({ length: 2 * rank }, (_, i) => (i === rank + axis ? amount : g.constInt64([0])));
-  return g.op('Pad', [x, g.op('Concat', pads, { axis: 0 })]);
 }
 
 function floatType(x: Value): FloatType {
