@@ -9,6 +9,7 @@ import { parseJobSpec, type RawJobSpec } from '../distributed/job-spec.ts';
 import { toJobName } from '../distributed/job-id.ts';
 import { ConfigError } from '../errors.ts';
 import { SPEC_KEY } from './audit-job.ts';
+import { jobSpecYaml } from './job-spec-yaml.ts';
 
 export interface K8sJobSpec {
   name: string;
@@ -18,7 +19,6 @@ export interface K8sJobSpec {
 }
 
 const isS3 = (location: string) => /^s3:\/\//i.test(location);
-const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Checks and normalises spec fields (camelCase or kebab-case keys); `where` names them in errors. */
 export function k8sJobSpec(fields: Record<string, unknown>, where = 'job spec'): K8sJobSpec {
@@ -42,9 +42,7 @@ export function k8sJobSpec(fields: Record<string, unknown>, where = 'job spec'):
     problems.push(`${where}: model: '${spec.model}' must be 'tiny' or an s3:// URI on Kubernetes`);
   }
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
-  const ordered: Record<string, unknown> = { name: spec.name };
-  for (const [key, value] of Object.entries(spec)) if (key !== 'name' && value !== undefined) ordered[kebab(key)] = value;
-  const yaml = stringify(ordered);
+  const yaml = jobSpecYaml({ name: spec.name, ...spec });
   // What the pod will read must be what was checked.
   parseJobSpec(yaml, SPEC_KEY);
   return { name: spec.name!, yaml, spec };
