@@ -53,7 +53,7 @@ export async function cliBundleEntry() {
       await build(base, dir);
       return pathToFileURL(entry).href;
     } catch (error) {
-      if (process.env.SAFESIFT_DEBUG) process.stderr.write(`safesift: no CLI bundle in ${base}: ${error.message}\n`);
+      if (process.env.SAFESIFT_DEBUG) process.stderr.write(`safesift: no CLI bundle in ${base}: ${error instanceof Error ? error.message : String(error)}\n`);
     }
   }
   return null;
@@ -62,10 +62,12 @@ export async function cliBundleEntry() {
 /** Hash of every source file's path, size and mtime, plus package.json and this file. */
 function sourceKey() {
   const hash = createHash('sha256');
+  /** @param {string} path */
   const add = (path) => {
     const s = statSync(path);
     hash.update(`${path}\0${s.size}\0${s.mtimeMs}\n`);
   };
+  /** @param {string} dir */
   const walk = (dir) => {
     for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const rel = join(dir, entry.name);
@@ -82,7 +84,11 @@ function sourceKey() {
   return hash.digest('hex').slice(0, 24);
 }
 
-/** Builds into a private folder, then renames it into place: concurrent first runs never see half a bundle. */
+/**
+ * Builds into a private folder, then renames it into place: concurrent first runs never see half a bundle.
+ * @param {string} base
+ * @param {string} dir
+ */
 async function build(base, dir) {
   const esbuild = await import('esbuild');
   mkdirSync(base, { recursive: true });
@@ -125,8 +131,11 @@ async function build(base, dir) {
  * An esbuild plugin leaving the packages our sources import external, except those named (or
  * under a named scope). What a bundled package imports is bundled with it, resolved by esbuild
  * from that package's folder, so nested versions stay the ones it was installed with.
+ * @param {string[]} bundled
+ * @returns {import('esbuild').Plugin}
  */
 function externalPackagesExcept(bundled) {
+  /** @param {string} path */
   const isBundled = (path) => bundled.some((name) => (name.endsWith('/') ? path.startsWith(name) : path === name || path.startsWith(`${name}/`)));
   return {
     name: 'external-packages',
@@ -139,6 +148,10 @@ function externalPackagesExcept(bundled) {
   };
 }
 
+/**
+ * @param {string} base
+ * @param {string} keep
+ */
 function removeStale(base, keep) {
   for (const name of readdirSync(base)) {
     const path = join(base, name);
