@@ -12,12 +12,8 @@ export interface AuditModel {
   synthetic: boolean;
   checkpoint: Checkpoint;
   tokenizer: PromptTokenizer;
+  /** Its worker threads open their sessions in the background; batches wait for them. */
   model: FeatureModel;
-  /**
-   * Settles when the feature model's workers have their sessions open (they start in the
-   * background); rejects if they cannot. Batches wait for it on their own.
-   */
-  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,7 +41,6 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
       checkpoint,
       tokenizer,
       model,
-      ready: model.ready,
       async close() {
         await model.close();
         await checkpoint.close();

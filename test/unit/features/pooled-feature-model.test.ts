@@ -105,6 +105,38 @@ console.log('workers', pool.concurrency, 'loss', f.loss);
   assert.match(stdout, /workers \d+ loss \d/);
 });
 
+test('a pool started in the background queues batches until a worker is ready, and closing it mid-start exits cleanly', async () => {
+  const dir = tempDir('pool-start');
+  const script = join(dir, 'start-pool.mts');
+  const src = (path: string) => JSON.stringify(fileURLToPath(new URL(`../../../shared/src/${path}`, import.meta.url)));
+  writeFileSync(
+    script,
+    `import { PooledFeatureModel } from ${src('features/pooled-feature-model.ts')};
+import { openCheckpoint } from ${src('model/checkpoint.ts')};
+const checkpoint = await openCheckpoint(${JSON.stringify(STORIES260K)});
+// Closed before its workers have their sessions, at several points of their start: onnxruntime
+// must not be torn down under a session being created (that aborts the process).
+for (const delay of [0, 400, 800, 1200, 1600]) {
+  const unused = await PooledFeatureModel.start(checkpoint, ${JSON.stringify(OPTIONS)});
+  await new Promise((resolve) => setTimeout(resolve, delay));
+  await unused.close();
+}
+const pool = await PooledFeatureModel.start(checkpoint, ${JSON.stringify(OPTIONS)});
+const [f] = await pool.featurize([{ ids: Int32Array.of(1, 20, 30, 2), lossWeights: Float32Array.of(0, 0, 0.5, 0.5), labelCount: 2, truncated: false }]);
+await pool.ready;
+await pool.close();
+await checkpoint.close();
+console.log('loss', f.loss);
+`,
+  );
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), timeout: 120_000, env: { ...process.env, SAFESIFT_CACHE_DIR: tempDir('pool-start-cache') } }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+    ),
+  );
+  assert.match(stdout, /loss \d/);
+});
+
 test('the first session saves its optimised graph; later sessions load it and compute the same features, and a damaged one is replaced', async () => {
   const options = { ...OPTIONS, projection: { ...OPTIONS.projection, seed: 8 }, threads: 1 };
   const fresh = await OnnxFeatureModel.open(checkpoint, options);
