@@ -1,11 +1,12 @@
 import { readCorpusWith } from '../corpus/read-corpus.ts';
 import { localFiles, type ByteSourceOpener } from '../corpus/local-sources.ts';
-import type { RecordError } from '../corpus/example.ts';
+import type { Example, RecordError } from '../corpus/example.ts';
 import { ConfigError, SafesiftError } from '../errors.ts';
 import type { FeatureModel } from '../features/feature-model.ts';
-import type { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
+import { isRendered, type PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AnchorSetSpec, AnchorSetVectors } from '../scoring/anchor-sets.ts';
 import { featurizeWithCache } from '../feature-cache/cached-featurize.ts';
+import { renderDigest } from '../feature-cache/render-digest.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
 
 export interface AnchorFeatures {
@@ -39,20 +40,28 @@ export async function computeAnchorFeatures(
 ): Promise<AnchorFeatures> {
   const result: AnchorFeatures = { representation: [], gradient: [], counts: [] };
   for (const spec of specs) {
-    const examples = [];
+    const examples: Example[] = [];
     for await (const item of readCorpusWith(opener, spec.source, { maxRecordBytes: options.maxRecordBytes })) {
       if (item.kind === 'error') reportError(item.error);
       else examples.push(item.example);
     }
-    const encoded = await tokenizer.encodeMany(
-      examples.map((e) => e.content),
+    // Anchors are few: every one is tokenized, so a bad anchor is reported on every run.
+    const report = (i: number, error: SafesiftError) => reportError({ source: spec.source, row: examples[i]!.row, reason: error.message });
+    const rendered = tokenizer.renderMany(examples.map((e) => e.content)).flatMap((texts, i) => {
+      if (isRendered(texts)) return [{ i, texts }];
+      report(i, texts);
+      return [];
+    });
+    const encoded = await tokenizer.encodeRendered(
+      rendered.map((r) => r.texts),
       { maxTokens: options.maxTokens, responseTokenLimit: options.anchorTokens },
     );
-    const usable = [];
-    for (const [i, value] of encoded.entries()) {
-      if (value instanceof SafesiftError) reportError({ source: spec.source, row: examples[i]!.row, reason: value.message });
-      else usable.push({ id: examples[i]!.id, tokenized: value });
-    }
+    const usable = rendered.flatMap(({ i, texts }, n) => {
+      const tokenized = encoded[n]!;
+      if (!(tokenized instanceof SafesiftError)) return [{ id: examples[i]!.id, digest: renderDigest(texts), tokenized }];
+      report(i, tokenized);
+      return [];
+    });
     if (usable.length === 0) throw new ConfigError(`anchor set ${spec.name} (${spec.source}) has no usable anchor record`);
     const features = await featurizeWithCache(model, usable, options.batchSize, options.featureCache);
     result.representation.push({ spec, vectors: features.map((f) => f.representation) });

@@ -9,6 +9,7 @@ import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScorer } from '../scoring/gradient-score.ts';
 import type { RepresentationScorer } from '../scoring/representation-score.ts';
 import { featurizeProjected } from '../feature-cache/cached-featurize.ts';
+import { renderDigest } from '../feature-cache/render-digest.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
 import { preview, scoreRow, type RankedEntry } from './score-table.ts';
 
@@ -38,32 +39,47 @@ export interface ScoredExamples {
 }
 
 /**
- * Render & tokenize → featurize → score, for one window or bus batch of examples. Tokenizing is
- * cheap and gives the rows' token counts, so it always runs; with a cache, only the examples it
- * lacks are featurized.
+ * Render → tokenize → featurize → score, for one window or bus batch of examples. With a cache,
+ * only the examples it lacks are tokenized and featurized: a hit is found by its rendered texts,
+ * and its token count comes from the cache.
  */
 export async function scoreExamples(window: readonly Example[], ctx: ScoringContext): Promise<ScoredExamples> {
-  const encoded = await ctx.tokenizer.encodeMany(
-    window.map((e) => e.content),
-    { maxTokens: ctx.maxTokens },
-  );
-  const errors: RecordError[] = [];
-  const usable = window.flatMap((example, i) => {
-    const value = encoded[i]!;
-    if (value instanceof SafesiftError) {
-      errors.push({ source: example.source, row: example.row, reason: value.message });
+  const opts = { maxTokens: ctx.maxTokens };
+  const failed = new Map<number, string>();
+  const candidates = ctx.tokenizer.renderMany(window.map((e) => e.content)).flatMap((rendered, position) => {
+    if (rendered instanceof SafesiftError) {
+      failed.set(position, rendered.message);
       return [];
     }
-    return [{ example, tokenized: value }];
+    return [{ position, example: window[position]!, rendered, digest: renderDigest(rendered) }];
   });
+  const toTokenize = candidates.filter((c) => !ctx.cache?.has(c.example.id, c.digest));
+  const encoded = await ctx.tokenizer.encodeRendered(toTokenize.map((c) => c.rendered), opts);
+  const tokens = new Map(toTokenize.map((c, n) => [c.position, encoded[n]!]));
+  const usable = candidates.flatMap((c) => {
+    const tokenized = tokens.get(c.position) ?? null;
+    if (tokenized instanceof SafesiftError) {
+      failed.set(c.position, tokenized.message);
+      return [];
+    }
+    return [{ ...c, tokenized }];
+  });
+  // Expected hits whose cached segment fails after all are tokenized then.
+  const tokenizeLate = async (positions: readonly number[]) =>
+    (await ctx.tokenizer.encodeRendered(positions.map((p) => usable[p]!.rendered), opts)).map((t, n) => {
+      if (t instanceof SafesiftError) throw new SafesiftError(`${usable[positions[n]!]!.example.source} row ${usable[positions[n]!]!.example.row}: ${t.message}`);
+      return t;
+    });
   // Gradients are only ever needed projected onto the anchor targets, which the cache also keeps.
-  const features = await featurizeProjected(ctx.model, usable.map((u) => ({ id: u.example.id, tokenized: u.tokenized })), ctx.batchSize, ctx.cache, ctx.gradScorer);
+  const requests = usable.map((u) => ({ id: u.example.id, digest: u.digest, tokenized: u.tokenized }));
+  const features = await featurizeProjected(ctx.model, requests, ctx.batchSize, ctx.cache, ctx.gradScorer, tokenizeLate);
+  const errors: RecordError[] = [...failed].sort(([a], [b]) => a - b).map(([position, reason]) => ({ source: window[position]!.source, row: window[position]!.row, reason }));
   const result: ScoredExamples = { rows: [], entries: [], examples: [], errors };
-  usable.forEach(({ example, tokenized }, i) => {
+  usable.forEach(({ example }, i) => {
     const f = features[i]!;
     const rep = ctx.repScorer.score(f.representation);
     const grad = ctx.gradScorer.scoreProjection(f.projection);
-    result.rows.push(scoreRow({ example, tokens: tokenized.ids.length, truncated: tokenized.truncated, loss: f.loss, rep, grad }, ctx.specs));
+    result.rows.push(scoreRow({ example, tokens: f.tokens, truncated: f.truncated, loss: f.loss, rep, grad }, ctx.specs));
     result.entries.push(rankedEntry(example, rep.score, grad.score, ctx.method));
     result.examples.push(example);
   });

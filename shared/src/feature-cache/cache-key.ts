@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { FeatureModelInfo } from '../features/feature-model.ts';
 import { GRAPH_BUILDER_VERSION } from '../graph/feature-graph.ts';
+import { TOKENIZATION_VERSION, TOKENIZER_LIBRARY } from '../prompt/prompt-tokenizer.ts';
 import type { ProjectionSpec, SketchSpec } from '../graph/projection.ts';
 
 /** Bumped whenever the segment or index format changes: old namespaces are then simply not found. */
-export const FEATURE_CACHE_FORMAT = 2;
+export const FEATURE_CACHE_FORMAT = 3;
 
 /**
  * Everything that changes an example's features besides its content. Two runs share cached
- * features only when every field is equal; the content itself is the entry's id (and its tokens'
- * digest, checked per entry, catches prompt-rendering changes no field names).
+ * features only when every field is equal; the content itself is the entry's id (and the digest of
+ * its rendered texts, checked per entry, catches prompt-rendering changes no field names).
  */
 export interface FeatureCacheKey {
   format: number;
@@ -24,6 +25,8 @@ export interface FeatureCacheKey {
   /** Prompt preset. */
   prompt: string;
   maxTokens: number;
+  /** How rendered texts become tokens: our tokenization version and the tokenizer library's. */
+  tokenization: string;
   /** Anchors: only the first N response tokens count (--anchor-tokens); null for corpus examples. */
   responseTokenLimit: number | null;
   graphBuilder: number;
@@ -50,6 +53,7 @@ export function featureCacheKey(info: Pick<FeatureModelInfo, 'fingerprint' | 'pr
     sketch: options.sketch === null ? null : { dim: options.sketch.dim, seed: options.sketch.seed },
     prompt: options.format,
     maxTokens: options.maxTokens,
+    tokenization: `${TOKENIZATION_VERSION}/${TOKENIZER_LIBRARY}`,
     responseTokenLimit,
     graphBuilder: GRAPH_BUILDER_VERSION,
     dtype: options.dtype,

@@ -2,13 +2,22 @@ import { featurizeInBatches } from '../audit/featurize-batches.ts';
 import type { ExampleFeatures, FeatureModel } from '../features/feature-model.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { CachedFeatures, FeatureCache, NewCacheEntry } from './feature-cache.ts';
-import { tokenDigest } from './token-digest.ts';
 
-/** An example to featurize: its content id and its tokens. */
+/** An example to featurize. */
 export interface FeatureRequest {
+  /** Content id. */
   id: string;
-  tokenized: TokenizedExample;
+  /** renderDigest of the example: a cached entry serves it only when this matches. */
+  digest: string;
+  /** Its tokens; null for an expected cache hit that the caller did not tokenize (see LateTokenizer). */
+  tokenized: TokenizedExample | null;
 }
+
+/**
+ * Tokenizes the requests at `positions` that came without tokens but must be featurized after all
+ * (their cached segment turned out missing or damaged); results in the same order.
+ */
+export type LateTokenizer = (positions: readonly number[]) => Promise<TokenizedExample[]>;
 
 /** Projects gradients onto a fixed set of targets (GradientScorer). */
 export interface GradientProjector {
@@ -23,11 +32,14 @@ export interface ProjectedFeatures {
   representation: Float32Array;
   /** `GradientProjector.project` of the gradient. */
   projection: Float64Array;
+  /** Tokens the model saw and whether the example was truncated (from the cache for hits). */
+  tokens: number;
+  truncated: boolean;
 }
 
 /**
  * Features in input order, like featurizeInBatches, but taken from `cache` where it holds them
- * (same id, same tokens) and computed only for the rest, which are then added to the cache.
+ * (same id, same digest) and computed only for the rest, which are then added to the cache.
  * The misses are featurized (on the model's threads) while the hits are read back. An id
  * repeated within one call is computed once; its repeats count as hits.
  */
@@ -37,14 +49,15 @@ export async function featurizeWithCache(
   batchSize: number,
   cache: FeatureCache | undefined,
 ): Promise<ExampleFeatures[]> {
-  const resolved = await resolveFeatures(model, requests, batchSize, cache, undefined);
-  return resolved.map(({ loss, representation, gradient }) => ({ loss, representation, gradient: gradient! }));
+  const resolved = await resolveFeatures(model, requests, batchSize, cache, undefined, noLateTokens);
+  return resolved.map(({ features: { loss, representation, gradient } }) => ({ loss, representation, gradient: gradient! }));
 }
 
 /**
  * Like featurizeWithCache, with each gradient projected by `projector`. Cached entries that hold
  * the projection onto the same targets are used without reading their gradients; computed entries
  * are stored with their projection, so the next run against these targets reads no gradient.
+ * Requests may come untokenized when the cache has them (`tokenizeLate` covers a cache that fails).
  */
 export async function featurizeProjected(
   model: FeatureModel,
@@ -52,65 +65,92 @@ export async function featurizeProjected(
   batchSize: number,
   cache: FeatureCache | undefined,
   projector: GradientProjector,
+  tokenizeLate: LateTokenizer = noLateTokens,
 ): Promise<ProjectedFeatures[]> {
-  const resolved = await resolveFeatures(model, requests, batchSize, cache, projector);
-  return resolved.map(({ loss, representation, gradient, projection }) => ({
+  const resolved = await resolveFeatures(model, requests, batchSize, cache, projector, tokenizeLate);
+  return resolved.map(({ features: { loss, representation, gradient, projection }, tokens, truncated }) => ({
     loss,
     representation,
     projection: projection?.target === projector.target ? projection.values : projector.project(gradient!),
+    tokens,
+    truncated,
   }));
 }
 
-/** Cached or computed features per request; gradients are null only where the projector's projection is. */
+interface Resolved {
+  /** The gradient is null only where the projector's projection is given. */
+  features: CachedFeatures;
+  tokens: number;
+  truncated: boolean;
+}
+
+const noLateTokens: LateTokenizer = (positions) =>
+  Promise.reject(new Error(`featurize: ${positions.length} request(s) came without tokens and are not in the cache`));
+
+/** Cached or computed features per request. */
 async function resolveFeatures(
   model: FeatureModel,
   requests: readonly FeatureRequest[],
   batchSize: number,
   cache: FeatureCache | undefined,
   projector: GradientProjector | undefined,
-): Promise<CachedFeatures[]> {
+  tokenizeLate: LateTokenizer,
+): Promise<Resolved[]> {
   if (cache === undefined) {
-    const computed = await featurizeInBatches(model, requests.map((r) => r.tokenized), batchSize);
-    return computed.map((f) => ({ ...f, projection: null }));
+    const tokenized = await tokensOf(requests, requests.map((_, i) => i), tokenizeLate);
+    const computed = await featurizeInBatches(model, tokenized, batchSize);
+    return computed.map((f, i) => ({ features: { ...f, projection: null }, tokens: tokenized[i]!.ids.length, truncated: tokenized[i]!.truncated }));
   }
-  const digests = requests.map((r) => tokenDigest(r.tokenized));
-  const keyOf = (i: number) => `${requests[i]!.id}\u0000${digests[i]}`;
+  const keyOf = (i: number) => `${requests[i]!.id}\u0000${requests[i]!.digest}`;
   // First position of each distinct (id, digest); the others reuse its result.
   const first = new Map<string, number>();
   for (let i = 0; i < requests.length; i++) if (!first.has(keyOf(i))) first.set(keyOf(i), i);
   const unique = [...first.values()];
   cache.stats.hits += requests.length - unique.length;
 
-  const cached = unique.filter((i) => cache.has(requests[i]!.id, digests[i]));
-  const missing = unique.filter((i) => !cache.has(requests[i]!.id, digests[i]));
-  const computing = featurizeInBatches(model, missing.map((i) => requests[i]!.tokenized), batchSize);
+  const isCached = (i: number) => cache.has(requests[i]!.id, requests[i]!.digest);
+  const cached = unique.filter(isCached);
+  const missing = unique.filter((i) => !isCached(i));
+  const computing = tokensOf(requests, missing, tokenizeLate).then((tokenized) => featurizeInBatches(model, tokenized, batchSize).then((features) => ({ tokenized, features })));
   computing.catch(() => undefined); // awaited below; not "unhandled" while the hits are read
   const lookupOptions = projector === undefined ? {} : { projection: projector.target };
-  const found = await cache.lookup(cached.map((i) => requests[i]!.id), cached.map((i) => digests[i]), lookupOptions);
+  const found = await cache.lookup(cached.map((i) => requests[i]!.id), cached.map((i) => requests[i]!.digest), lookupOptions);
   cache.stats.misses += missing.length;
   // Entries of a segment found missing or damaged on reading are computed after all.
   const late = cached.filter((_, c) => found[c] === undefined);
-  const computed = [...(await computing), ...(await featurizeInBatches(model, late.map((i) => requests[i]!.tokenized), batchSize))];
+  const lateTokens = await tokensOf(requests, late, tokenizeLate);
+  const fresh = await computing;
+  const tokenized = [...fresh.tokenized, ...lateTokens];
+  const computed = [...fresh.features, ...(await featurizeInBatches(model, lateTokens, batchSize))];
   const recomputed = [...missing, ...late];
 
-  const byPosition = new Map<number, CachedFeatures>();
+  const byPosition = new Map<number, Resolved>();
   cached.forEach((i, c) => {
     const hit = found[c];
-    if (hit) byPosition.set(i, hit.features);
+    if (hit) byPosition.set(i, { features: hit.features, tokens: hit.tokens, truncated: hit.truncated });
   });
   const entries = recomputed.map((i, m): NewCacheEntry => {
     const features = computed[m]!;
+    const tokens = tokenized[m]!;
     const projection = projector === undefined ? undefined : { target: projector.target, values: projector.project(features.gradient) };
-    byPosition.set(i, { ...features, projection: projection ?? null });
+    byPosition.set(i, { features: { ...features, projection: projection ?? null }, tokens: tokens.ids.length, truncated: tokens.truncated });
     return {
       id: requests[i]!.id,
-      digest: digests[i]!,
-      tokens: requests[i]!.tokenized.ids.length,
-      truncated: requests[i]!.tokenized.truncated,
+      digest: requests[i]!.digest,
+      tokens: tokens.ids.length,
+      truncated: tokens.truncated,
       features,
       ...(projection ? { projection } : {}),
     };
   });
   await cache.put(entries);
   return requests.map((_, i) => byPosition.get(first.get(keyOf(i))!)!);
+}
+
+/** The tokens of the requests at `positions`, tokenizing (in one call) those that came without. */
+async function tokensOf(requests: readonly FeatureRequest[], positions: readonly number[], tokenizeLate: LateTokenizer): Promise<TokenizedExample[]> {
+  const without = positions.filter((i) => requests[i]!.tokenized === null);
+  const late = without.length === 0 ? [] : await tokenizeLate(without);
+  const byPosition = new Map(without.map((i, n) => [i, late[n]!]));
+  return positions.map((i) => requests[i]!.tokenized ?? byPosition.get(i)!);
 }

@@ -45,7 +45,7 @@ export interface CachedFeatures {
 /** One cached example: its id, the digest of its tokens, and its features. */
 export interface CacheEntry {
   id: string;
-  /** tokenDigest of the tokenized example the features were computed from. */
+  /** renderDigest of the example the features were computed from. */
   digest: string;
   tokens: number;
   truncated: boolean;

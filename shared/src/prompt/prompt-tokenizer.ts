@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Tokenizer } from 'tokenizers';
 import type { ExampleContent } from '../corpus/example.ts';
 import { ModelError, SafesiftError } from '../errors.ts';
@@ -10,6 +11,16 @@ import { NoLabelsError, PromptShapeError } from './prompt-errors.ts';
 import type { TokenizedExample } from './tokenized.ts';
 
 export type PromptFormat = 'paper-llama2' | 'chat-template';
+
+/**
+ * Version of how rendered texts become ids and loss weights here (BOS/EOS handling, truncation,
+ * loss masks). Cached features are found by the rendered texts, so bump this whenever the same
+ * texts would give other tokens (the golden digests in prompt-tokenizer.test.ts catch a change).
+ */
+export const TOKENIZATION_VERSION = 1;
+
+/** The tokenizer library and its version: its encodings are part of what cached features depend on. */
+export const TOKENIZER_LIBRARY = `tokenizers@${(createRequire(import.meta.url)('tokenizers/package.json') as { version: string }).version}`;
 export type { EncodeOptions } from './loss-mask.ts';
 
 /** Errors that concern one record only; encodeMany returns them in place of that record's result. */
@@ -79,9 +90,9 @@ export class PromptTokenizer {
     return { prompt: rendered.prompt, full: paperExample(rendered) };
   }
 
-  /** Prompt and full ids of each record, untruncated, or the record's error. */
-  async tokenizeParts(contents: readonly ExampleContent[]): Promise<Array<TokenizedParts | PromptShapeError>> {
-    const rendered = contents.map((c) => {
+  /** The texts of each record, or the record's error. */
+  renderMany(contents: readonly ExampleContent[]): Array<RenderedTexts | PromptShapeError> {
+    return contents.map((c) => {
       try {
         return this.render(c);
       } catch (error) {
@@ -89,15 +100,25 @@ export class PromptTokenizer {
         throw error;
       }
     });
-    const texts = rendered.flatMap((r) => (r instanceof PromptShapeError ? [] : [r.prompt, r.full]));
+  }
+
+  /** Prompt and full ids of each record, untruncated, or the record's error. */
+  async tokenizeParts(contents: readonly ExampleContent[]): Promise<Array<TokenizedParts | PromptShapeError>> {
+    const rendered = this.renderMany(contents);
+    const parts = await this.tokenizeRendered(rendered.filter(isRendered));
+    let next = 0;
+    return rendered.map((r) => (r instanceof PromptShapeError ? r : parts[next++]!));
+  }
+
+  /** Prompt and full ids of rendered texts, untruncated, in one batched tokenizer call. */
+  async tokenizeRendered(rendered: readonly RenderedTexts[]): Promise<TokenizedParts[]> {
+    const texts = rendered.flatMap((r) => [r.prompt, r.full]);
     // paper-llama2 relies on the tokenizer's post-processor for BOS; a chat template writes its own.
     const addSpecialTokens = this.template === undefined;
     const encodings = texts.length === 0 ? [] : await this.tokenizer.encodeBatch(texts, { addSpecialTokens });
-    let next = 0;
-    return rendered.map((r) => {
-      if (r instanceof PromptShapeError) return r;
-      const promptIds = this.withBos(encodings[next++]!.getIds());
-      const fullIds = this.withBos(encodings[next++]!.getIds());
+    return rendered.map((_, i) => {
+      const promptIds = this.withBos(encodings[2 * i]!.getIds());
+      const fullIds = this.withBos(encodings[2 * i + 1]!.getIds());
       if (this.template === undefined || fullIds.at(-1) !== this.eosId) fullIds.push(this.eosId);
       return { promptIds, fullIds };
     });
@@ -116,9 +137,17 @@ export class PromptTokenizer {
     opts: EncodeOptions,
   ): Promise<Array<TokenizedExample | PromptRecordError>> {
     checkEncodeOptions(opts);
-    const parts = await this.tokenizeParts(contents);
+    const rendered = this.renderMany(contents);
+    const encoded = await this.encodeRendered(rendered.filter(isRendered), opts);
+    let next = 0;
+    return rendered.map((r) => (r instanceof PromptShapeError ? r : encoded[next++]!));
+  }
+
+  /** Rendered texts as ids and loss weights, batched; a record left with nothing to learn gets its error. */
+  async encodeRendered(rendered: readonly RenderedTexts[], opts: EncodeOptions): Promise<Array<TokenizedExample | NoLabelsError>> {
+    checkEncodeOptions(opts);
+    const parts = await this.tokenizeRendered(rendered);
     return parts.map((p) => {
-      if (p instanceof PromptShapeError) return p;
       try {
         return buildTokenizedExample(p.fullIds, p.promptIds.length, opts);
       } catch (error) {
@@ -138,4 +167,9 @@ export class PromptTokenizer {
     if (this.template === undefined && this.bosId !== undefined && ids[0] !== this.bosId) ids.unshift(this.bosId);
     return ids;
   }
+}
+
+/** Whether renderMany rendered this record (rather than reporting its error). */
+export function isRendered(r: RenderedTexts | PromptShapeError): r is RenderedTexts {
+  return !(r instanceof PromptShapeError);
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -29,8 +30,10 @@ class CountingModel implements FeatureModel {
   async close(): Promise<void> {}
 }
 
+/** A request whose digest (standing in for the rendered texts') follows its tokens. */
 function request(id: string, ids: number[], truncated = false): FeatureRequest {
-  return { id, tokenized: { ids: Int32Array.from(ids), lossWeights: Float32Array.from(ids, (_, i) => (i === ids.length - 1 ? 1 : 0)), labelCount: 1, truncated } };
+  const digest = createHash('sha256').update(`${ids.join(',')}|${truncated}`).digest('hex').slice(0, 32);
+  return { id, digest, tokenized: { ids: Int32Array.from(ids), lossWeights: Float32Array.from(ids, (_, i) => (i === ids.length - 1 ? 1 : 0)), labelCount: 1, truncated } };
 }
 
 const KEY = featureCacheKey({ fingerprint: 'c'.repeat(64), probe: 'all' }, compileAuditOptions({ out: 'o' }));
@@ -58,7 +61,7 @@ test('a re-run featurizes only new or changed examples and returns what an uncac
 
   // Night two: two examples changed content (new ids), one kept its id but tokenizes differently.
   const changed = corpus.map((r, i) => (i === 4 ? request('ex4-new', [1, 2, 3]) : i === 11 ? request('ex11-new', [7, 7]) : r));
-  changed[15] = request('ex15', [...corpus[15]!.tokenized.ids].slice(0, 3), true);
+  changed[15] = request('ex15', [...corpus[15]!.tokenized!.ids].slice(0, 3), true);
   model.featurized = 0;
   const warm = await FeatureCache.open(dir, KEY, noS3);
   const second = await featurizeWithCache(model, changed, 3, warm);
@@ -142,4 +145,34 @@ test('projected features: a re-run against the same targets reads no gradient an
   assert.equal(other.calls, 20);
   const plain = await featurizeWithCache(new CountingModel(), corpus, 4, undefined);
   third.forEach((f, i) => assert.ok(sameBits(f.projection, projector('x', [[0, 0, 0, 1, 1, 1]]).project(plain[i]!.gradient)), `projection ${i}`));
+});
+
+test('expected hits need no tokens: counts come from the cache, and hits whose segment is lost are tokenized late', async () => {
+  const dir = tempDir('cached-untokenized');
+  const model = new CountingModel();
+  const targets = projector('t', [[1, 1, 0, 0, 0, 0]]);
+  const cache = await FeatureCache.open(dir, KEY, noS3);
+  const expected = await featurizeProjected(model, corpus, 4, cache, targets);
+  await cache.flush();
+  const untokenized = corpus.map((r) => ({ ...r, tokenized: null }));
+
+  const warm = await FeatureCache.open(dir, KEY, noS3);
+  const noTokens = async () => assert.fail('no request should need tokenizing');
+  const served = await featurizeProjected(model, untokenized, 4, warm, targets, noTokens);
+  served.forEach((f, i) => {
+    assert.deepEqual([f.tokens, f.truncated], [corpus[i]!.tokenized!.ids.length, corpus[i]!.tokenized!.truncated]);
+    assert.ok(sameBits(f.projection, expected[i]!.projection));
+  });
+
+  const reopened = await FeatureCache.open(dir, KEY, noS3);
+  const segments = join(dir, 'features', cacheNamespace(KEY), 'segments');
+  for (const name of readdirSync(segments)) rmSync(join(segments, name));
+  const asked: number[] = [];
+  const late = await featurizeProjected(model, untokenized, 4, reopened, targets, async (positions) => {
+    asked.push(...positions);
+    return positions.map((p) => corpus[p]!.tokenized!);
+  });
+  assert.deepEqual([...asked].sort((a, b) => a - b), corpus.map((_, i) => i));
+  late.forEach((f, i) => assert.ok(sameBits(f.projection, expected[i]!.projection) && f.tokens === expected[i]!.tokens, `example ${i}`));
+  await assert.rejects(featurizeProjected(model, untokenized, 4, undefined, targets), /without tokens/);
 });
