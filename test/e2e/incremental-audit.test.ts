@@ -13,7 +13,7 @@ const K = 20;
 interface Summary {
   counts: { scored: number; errors: number };
   anchor_sets: Array<{ anchors: number }>;
-  cache?: { uri: string; hits: number; misses: number; anchor_hits: number; anchor_misses: number; gradient_reads: number };
+  cache?: { uri: string; namespace: string; hits: number; misses: number; anchor_hits: number; anchor_misses: number; gradient_reads: number };
   diff?: {
     entered: Array<{ id: string; rank: number; score: number }>;
     left: Array<{ id: string; previous_rank: number; previous_score: number; score: number | null }>;
@@ -60,10 +60,10 @@ test('a re-audit after a 1% change featurizes only the 2 changed records and equ
   const first = await audit(corpus, night1, ['--cache', cache]);
   const anchors = first.anchor_sets.reduce((n, s) => n + s.anchors, 0);
   assert.equal(first.counts.scored, RECORDS);
-  assert.deepEqual(first.cache, { uri: cache, hits: 0, misses: RECORDS, anchor_hits: 0, anchor_misses: anchors, gradient_reads: 0 });
+  const corpusNamespace = readdirSync(join(cache, 'features')).find((ns) => JSON.parse(readFileSync(join(cache, 'features', ns, 'key.json'), 'utf8')).responseTokenLimit === null)!;
+  assert.deepEqual(first.cache, { uri: cache, namespace: corpusNamespace, hits: 0, misses: RECORDS, anchor_hits: 0, anchor_misses: anchors, gradient_reads: 0 });
   assert.equal(first.diff, null);
   const top1 = await topOf(night1);
-  const corpusNamespace = readdirSync(join(cache, 'features')).find((ns) => JSON.parse(readFileSync(join(cache, 'features', ns, 'key.json'), 'utf8')).responseTokenLimit === null)!;
   const indexDir = join(cache, 'features', corpusNamespace, 'index');
   const night1Segments = readdirSync(indexDir).length;
 
@@ -84,7 +84,7 @@ test('a re-audit after a 1% change featurizes only the 2 changed records and equ
   const second = await audit(corpus, night2, ['--cache', cache]);
   assert.equal(second.counts.scored, RECORDS);
   // Same anchors, so the gradients' stored projections serve the scores: no gradient is read back.
-  assert.deepEqual(second.cache, { uri: cache, hits: RECORDS - 2, misses: 2, anchor_hits: anchors, anchor_misses: 0, gradient_reads: 0 });
+  assert.deepEqual(second.cache, { uri: cache, namespace: corpusNamespace, hits: RECORDS - 2, misses: 2, anchor_hits: anchors, anchor_misses: 0, gradient_reads: 0 });
 
   // The cache gained one corpus segment, holding exactly the changed records' new ids.
   const newIds = (await duckRows(`select id from read_parquet('${join(night2, 'scores.parquet')}') where "row" in (${changedRows.join(',')}) order by id`)).map((r) => r.id);

@@ -20,7 +20,7 @@ import { storageByteSources } from '../../../shared/src/storage/byte-sources.ts'
 import { materializeModel } from '../../../shared/src/storage/model-mirror.ts';
 import type { ServiceMetrics } from '../../../shared/src/observability/metrics.ts';
 import { InputBatcher } from './input-batcher.ts';
-import { featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
+import { cacheNamespace, featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
 import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
 
 export interface PlanSettings {
@@ -152,6 +152,21 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
       topCount: 0,
       timings: { setupMs: 0, anchorsMs: performance.now() - started, corpusMs: 0, writeMs: 0, totalMs: 0 },
       outputs: {},
+      // The anchors' part of the cache report; the reducer adds the corpus counts and the diff.
+      ...(featureCache && job.audit.cache !== undefined
+        ? {
+            cache: {
+              uri: job.audit.cache,
+              namespace: cacheNamespace(featureCacheKey(opened.model.info, job.audit)),
+              hits: 0,
+              misses: 0,
+              anchor_hits: featureCache.stats.hits,
+              anchor_misses: featureCache.stats.misses,
+              gradient_reads: 0,
+            },
+            diff: null,
+          }
+        : {}),
     });
     // Summary base first: a stored anchors object means planning got past this step.
     await job.out.store.put(workKeys.summaryBase(job.work), JSON.stringify(base));

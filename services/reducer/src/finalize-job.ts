@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -11,10 +12,19 @@ import type { RecordError } from '../../../shared/src/corpus/example.ts';
 import { decodeBatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
 import { openParquetWriter, type ColumnSpec, type ParquetTableWriter } from '../../../shared/src/output/parquet-table-writer.ts';
 import { TopK } from '../../../shared/src/scoring/top-k.ts';
+import type { CacheSummary } from '../../../shared/src/feature-cache/audit-cache.ts';
+import { openCacheRoot } from '../../../shared/src/feature-cache/cache-root.ts';
+import { RunTracker } from '../../../shared/src/feature-cache/run-history.ts';
 import type { BatchLedger } from './batch-ledger.ts';
 
 /** Rows per scores part: parts stay a few tens of MB whatever the corpus size. */
 export const ROWS_PER_PART = 500_000;
+
+export interface FinalizeOptions {
+  /** S3 client for a job whose feature cache is in S3 (the run history lives there). */
+  s3: () => S3Client;
+  rowsPerPart?: number;
+}
 
 export interface FinalOutputs {
   outputs: Record<string, string>;
@@ -29,7 +39,8 @@ export interface FinalOutputs {
  * plus one batch). Every output is a single atomic put, so no half-written file ever appears
  * under a final name; rerunning after a crash rewrites the same bytes.
  */
-export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanRecord, ledger: BatchLedger, rowsPerPart = ROWS_PER_PART): Promise<FinalOutputs> {
+export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanRecord, ledger: BatchLedger, options: FinalizeOptions): Promise<FinalOutputs> {
+  const rowsPerPart = options.rowsPerPart ?? ROWS_PER_PART;
   const started = performance.now();
   const { store, key: out } = job.out;
   const temp = await mkdtemp(join(tmpdir(), 'safesift-reduce-'));
@@ -49,7 +60,11 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
     };
     plan.anchorErrors.forEach(recordError);
 
-    const base = JSON.parse(new TextDecoder().decode(await store.get(workKeys.summaryBase(job.work)))) as Record<string, unknown> & { anchor_sets: AnchorSetSpec[] };
+    const base = JSON.parse(new TextDecoder().decode(await store.get(workKeys.summaryBase(job.work)))) as Record<string, unknown> & { anchor_sets: AnchorSetSpec[]; cache?: CacheSummary };
+    // With a feature cache: the job's cache counts, and its run history under the job's name.
+    const cacheReport = base.cache === undefined || job.audit.cache === undefined ? null : { ...base.cache };
+    const run = cacheReport === null ? null : await RunTracker.open(openCacheRoot(job.audit.cache!, options.s3), job.spec.name, job.id);
+    const rankingColumn = job.audit.method === 'grad' ? 'grad_score' : 'rep_score';
     const columns = scoreColumns(base.anchor_sets.map(({ name, role, weight, source }) => ({ name, role, weight, source })));
     const outputs: Record<string, string> = {};
     const parts: string[] = [];
@@ -82,6 +97,12 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
           counts.scored++;
           counts.records++;
         }
+        run?.observe(String(row.id), Number(row[rankingColumn]));
+      }
+      if (cacheReport && result.cache) {
+        cacheReport.hits += result.cache.hits;
+        cacheReport.misses += result.cache.misses;
+        cacheReport.gradient_reads += result.cache.gradientReads;
       }
       // Each batch's lists come sorted best first: merging stops at the first entry that misses.
       top.mergeSorted(result.top);
@@ -96,7 +117,8 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
     }
     await closePart();
 
-    outputs.topk = await putRanked(store, outputKeys.topk(out), temp, 'topk', top.sorted());
+    const ranked = top.sorted();
+    outputs.topk = await putRanked(store, outputKeys.topk(out), temp, 'topk', ranked);
     if (job.audit.bottomK > 0) outputs.bottomk = await putRanked(store, outputKeys.bottomk(out), temp, 'bottomk', bottom.sorted());
     outputs.scores = parts.length > 0 ? `${out}/scores/` : '';
     await store.put(outputKeys.errors(out), errorLines.length > 0 ? `${errorLines.join('\n')}\n` : '');
@@ -105,6 +127,13 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
     const finishedAt = new Date();
     const totalMs = finishedAt.getTime() - Date.parse(spec.submittedAt);
     const records = [...inputs.values()].reduce((n, i) => n + i.records, 0);
+    const diff = run === null ? undefined : await run.finish({
+      namespace: cacheReport!.namespace,
+      method: job.audit.method,
+      k: job.audit.k,
+      counts: { records, scored, errors: errorLines.length },
+      top: ranked,
+    });
     const summary = {
       ...base,
       status: 'complete',
@@ -115,6 +144,7 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
       timings_ms: { total: totalMs, reduce: Math.round(performance.now() - started) },
       throughput: { examples_per_s: totalMs > 0 ? Math.round((scored * 100_000) / totalMs) / 100 : null },
       peak_rss_mib: Math.round((peakRssBytes() / 2 ** 20) * 100) / 100,
+      ...(cacheReport ? { cache: cacheReport, diff: diff ?? null } : {}),
       machine: { role: 'reducer', cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round((totalmem() / 2 ** 30) * 100) / 100, node: process.version },
     };
     // summary.json last: its presence says every other output is complete.

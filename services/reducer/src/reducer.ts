@@ -103,7 +103,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
     if (plan?.state !== 'published' || plan.batches === null || t.ledger.accounted < plan.batches) return;
     log.info({ job: jobId, batches: plan.batches }, 'every batch accounted for: writing outputs');
     try {
-      const final = await finalizeJob(t.job, t.spec, plan, t.ledger, settings.rowsPerPart);
+      const final = await finalizeJob(t.job, t.spec, plan, t.ledger, { s3: conn.s3, ...(settings.rowsPerPart ? { rowsPerPart: settings.rowsPerPart } : {}) });
       await conn.jobs.putReduce(jobId, {
         ...progressRecord(t, 'complete', { finishedAt: now(), outputs: final.outputs }),
         scored: final.scored,

@@ -7,8 +7,8 @@ import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
 import type { CorpusItem, Example, RecordError } from '../../../shared/src/corpus/example.ts';
 import { decodeAnchorFeatures } from '../../../shared/src/distributed/anchor-features-codec.ts';
 import { featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
-import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
-import type { BatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
+import { FeatureCache, type FeatureCacheStats } from '../../../shared/src/feature-cache/feature-cache.ts';
+import type { BatchCacheStats, BatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
 import type { ColumnSpec } from '../../../shared/src/output/parquet-table-writer.ts';
 import { GradientScorer } from '../../../shared/src/scoring/gradient-score.ts';
 import { RepresentationScorer } from '../../../shared/src/scoring/representation-score.ts';
@@ -91,6 +91,7 @@ export class JobScorer {
       if (item.kind === 'example') examples.push(item.example);
       else errors.push(item.error);
     }
+    const before = this.cache === undefined ? undefined : { ...this.cache.stats };
     const scored = await scoreExamples(examples, this.context);
     // Written before the result is stored: a redelivered batch then finds its features.
     await this.cache?.flush();
@@ -113,6 +114,7 @@ export class JobScorer {
       records: items.length,
       scored: scored.rows.length,
       featureMs: performance.now() - started,
+      ...(this.cache && before ? { cache: statsSince(before, this.cache.stats) } : {}),
     };
   }
 
@@ -120,4 +122,9 @@ export class JobScorer {
     if (this.ownsModel) await this.opened.close();
     this.ownsModel = false;
   }
+}
+
+/** What a cache served between two readings of its stats. */
+function statsSince(before: FeatureCacheStats, now: FeatureCacheStats): BatchCacheStats {
+  return { hits: now.hits - before.hits, misses: now.misses - before.misses, gradientReads: now.gradientsRead - before.gradientsRead };
 }

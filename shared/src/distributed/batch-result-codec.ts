@@ -30,6 +30,15 @@ export interface BatchResult {
   records: number;
   scored: number;
   featureMs: number;
+  /** With the job's feature cache: how the batch's examples were served. */
+  cache?: BatchCacheStats;
+}
+
+/** A batch's use of the feature cache: hits, misses, and segments whose gradients were read back. */
+export interface BatchCacheStats {
+  hits: number;
+  misses: number;
+  gradientReads: number;
 }
 
 /** A batch given up on after `deliveries` attempts. */
@@ -144,6 +153,7 @@ const outcomeSchema = z.discriminatedUnion('kind', [
     kind: z.literal('result'), ...header, worker: z.string(), rows: count,
     top: z.array(rankedEntry), bottom: z.array(rankedEntry), errors: z.array(recordError),
     records: count, scored: count, featureMs: anyNumber,
+    cache: z.strictObject({ hits: count, misses: count, gradientReads: count }).optional(),
   }),
   z.strictObject({ kind: z.literal('dead-letter'), ...header, reason: z.string(), deliveries: count }),
 ]);

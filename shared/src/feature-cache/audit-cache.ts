@@ -4,7 +4,8 @@ import type { RankedEntry } from '../audit/score-table.ts';
 import { featureCacheKey, type FeatureKeyOptions } from './cache-key.ts';
 import { openCacheRoot, type CacheRoot } from './cache-root.ts';
 import { FeatureCache } from './feature-cache.ts';
-import { diffRuns, readRunRecord, ScoreStats, writeRunRecord, type RunDiff, type RunRecord } from './run-history.ts';
+import { randomUUID } from 'node:crypto';
+import { RunTracker, type RunDiff, type RunRecord } from './run-history.ts';
 
 export interface AuditCacheOptions extends FeatureKeyOptions {
   anchorTokens: number;
@@ -16,6 +17,8 @@ export interface AuditCacheOptions extends FeatureKeyOptions {
 /** summary.json's `cache` field. */
 export interface CacheSummary {
   uri: string;
+  /** Folder of the corpus features under features/ (a hash of everything that changes them). */
+  namespace: string;
   hits: number;
   misses: number;
   anchor_hits: number;
@@ -32,59 +35,39 @@ export interface CacheSummary {
  * their first --anchor-tokens response tokens), and the run history of the audit's run name.
  */
 export class AuditCache {
-  private readonly scores = new ScoreStats();
-  /** This run's score of each id of the previous top-k, for the diff. */
-  private readonly previousTopScores = new Map<string, number>();
-  private readonly previousTop: ReadonlySet<string>;
-
   private constructor(
     readonly root: CacheRoot,
     readonly corpus: FeatureCache,
     readonly anchors: FeatureCache,
-    readonly previous: RunRecord | null,
+    readonly run: RunTracker,
     private readonly options: AuditCacheOptions,
-  ) {
-    this.previousTop = new Set(previous?.top.map((e) => e.id) ?? []);
-  }
+  ) {}
 
   static async open(uri: string, info: Pick<FeatureModelInfo, 'fingerprint' | 'probe'>, options: AuditCacheOptions, s3: () => S3Client): Promise<AuditCache> {
     const root = openCacheRoot(uri, s3);
-    const [corpus, anchors, previous] = await Promise.all([
+    const [corpus, anchors, run] = await Promise.all([
       FeatureCache.openAt(root, featureCacheKey(info, options)),
       FeatureCache.openAt(root, featureCacheKey(info, options, options.anchorTokens)),
-      readRunRecord(root, options.name),
+      RunTracker.open(root, options.name, randomUUID()),
     ]);
-    return new AuditCache(root, corpus, anchors, previous, options);
+    return new AuditCache(root, corpus, anchors, run, options);
   }
 
   /** Every scored entry passes here (any order). */
   observe(entry: RankedEntry): void {
-    this.scores.push(entry.score);
-    if (this.previousTop.has(entry.id) && !this.previousTopScores.has(entry.id)) this.previousTopScores.set(entry.id, entry.score);
+    this.run.observe(entry.id, entry.score);
   }
 
   /** Writes what is buffered, stores this run as the name's latest, and returns the diff against the previous one. */
   async finish(top: readonly RankedEntry[], counts: RunRecord['counts']): Promise<RunDiff | null> {
     await Promise.all([this.corpus.flush(), this.anchors.flush()]);
-    const record: RunRecord = {
-      version: 1,
-      name: this.options.name,
-      finished_at: new Date().toISOString(),
-      namespace: this.corpus.namespace,
-      method: this.options.method,
-      k: this.options.k,
-      counts,
-      scores: this.scores.summary(),
-      top: top.map((e, i) => ({ rank: i + 1, id: e.id, source: e.source, row: e.row, score: e.score })),
-    };
-    const diff = this.previous === null ? null : diffRuns(this.previous, record, this.previousTopScores);
-    await writeRunRecord(this.root, record);
-    return diff;
+    return this.run.finish({ namespace: this.corpus.namespace, method: this.options.method, k: this.options.k, counts, top });
   }
 
   summary(): CacheSummary {
     return {
       uri: this.root.uri,
+      namespace: this.corpus.namespace,
       hits: this.corpus.stats.hits,
       misses: this.corpus.stats.misses,
       anchor_hits: this.anchors.stats.hits,

@@ -24,6 +24,8 @@ export interface RankedId {
 export interface RunRecord {
   version: 1;
   name: string;
+  /** Names the run that wrote the record (a distributed job's id): writing it again is idempotent. */
+  run_id?: string;
   finished_at: string;
   /** Feature namespace of the corpus features: scores of runs in one namespace are comparable. */
   namespace: string;
@@ -32,6 +34,8 @@ export interface RunRecord {
   counts: { records: number; scored: number; errors: number };
   scores: ScoreSummary;
   top: RankedId[];
+  /** The record this one replaced, kept so that rewriting the same run diffs against the same previous run. */
+  replaces?: RunRecord | null;
 }
 
 export interface RunDiff {
@@ -67,6 +71,62 @@ export class ScoreStats {
 }
 
 const runKey = (root: CacheRoot, name: string) => cacheKey(root, 'runs', name, 'latest.json');
+
+/**
+ * Follows one run name through a run: reads the name's last record, takes every scored example's
+ * ranking score, and at the end stores this run as the name's last and diffs it against the one
+ * before. The local audit and the distributed reducer both use it.
+ */
+export class RunTracker {
+  private readonly scores = new ScoreStats();
+  /** This run's score of each id of the previous top-k, for the diff. */
+  private readonly previousTopScores = new Map<string, number>();
+  private readonly previousTop: ReadonlySet<string>;
+
+  private constructor(
+    private readonly root: CacheRoot,
+    readonly name: string,
+    readonly runId: string,
+    /** The run this one is compared with. */
+    readonly previous: RunRecord | null,
+  ) {
+    this.previousTop = new Set(previous?.top.map((e) => e.id) ?? []);
+  }
+
+  /** `runId` names this run; a record it wrote before (a finalize that is run again) is looked past. */
+  static async open(root: CacheRoot, name: string, runId: string): Promise<RunTracker> {
+    const latest = await readRunRecord(root, name);
+    const previous = latest !== null && latest.run_id === runId ? (latest.replaces ?? null) : latest;
+    return new RunTracker(root, name, runId, previous);
+  }
+
+  /** Every scored example passes here once (any order). */
+  observe(id: string, score: number): void {
+    this.scores.push(score);
+    if (this.previousTop.has(id) && !this.previousTopScores.has(id)) this.previousTopScores.set(id, score);
+  }
+
+  /** Stores this run as the name's last and returns the diff against the previous one (null: none). */
+  async finish(run: { namespace: string; method: 'grad' | 'rep'; k: number; counts: RunRecord['counts']; top: ReadonlyArray<Omit<RankedId, 'rank'>> }): Promise<RunDiff | null> {
+    const record: RunRecord = {
+      version: 1,
+      name: this.name,
+      run_id: this.runId,
+      finished_at: new Date().toISOString(),
+      namespace: run.namespace,
+      method: run.method,
+      k: run.k,
+      counts: run.counts,
+      scores: this.scores.summary(),
+      top: run.top.map((e, i) => ({ rank: i + 1, id: e.id, source: e.source, row: e.row, score: e.score })),
+    };
+    const diff = this.previous === null ? null : diffRuns(this.previous, record, this.previousTopScores);
+    // One level of history: the record it replaces, without that one's own.
+    const replaces = this.previous === null ? null : { ...this.previous, replaces: null };
+    await writeRunRecord(this.root, { ...record, replaces });
+    return diff;
+  }
+}
 
 /** The last run of `name`, or null when there is none (or it cannot be read). */
 export async function readRunRecord(root: CacheRoot, name: string): Promise<RunRecord | null> {

@@ -4,7 +4,7 @@
  * Every run must give the same top-k as `safesift audit` on the same inputs, faults or not.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { headers } from '@nats-io/transport-node';
@@ -230,4 +230,36 @@ test('a job spec file (YAML) submits the same audit; SIGTERM lets a worker finis
   const status = await cluster.waitForJob(id);
   assert.equal(status.state, 'complete', JSON.stringify(status));
   await assertMatchesBaseline(await cluster.download(id, 'spec'));
+});
+
+test('nightly jobs with a feature cache in S3: the second night takes every feature from the cache and reports the counts and the top-k diff', async () => {
+  interface NightSummary {
+    cache: { uri: string; namespace: string; hits: number; misses: number; anchor_hits: number; anchor_misses: number; gradient_reads: number };
+    diff: { entered: unknown[]; left: unknown[]; stayed: { count: number; max_abs_shift: number | null }; previous: { same_features: boolean } } | null;
+  }
+  cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1']);
+  cluster.spawn('worker', ['--threads', '1']);
+  const cache = cluster.uri('feature-cache');
+  const night = async (out: string): Promise<NightSummary> => {
+    const submitted = await cluster.cli(['submit', ...auditFlags(), '--out', cluster.uri(`out/${out}`), '--name', 'nightly-cache', '--cache', cache, '--batch-examples', '4', '--json']);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const id = (JSON.parse(submitted.stdout) as { id: string }).id;
+    const status = await cluster.waitForJob(id);
+    assert.equal(status.state, 'complete', JSON.stringify(status));
+    const dir = await cluster.download(id, out);
+    await assertMatchesBaseline(dir);
+    return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as NightSummary;
+  };
+  const anchors = 30; // three sets of ten
+  const first = await night('night-1');
+  assert.deepEqual({ ...first.cache, namespace: '' }, { uri: cache, namespace: '', hits: 0, misses: RECORDS, anchor_hits: 0, anchor_misses: anchors, gradient_reads: 0 });
+  assert.equal(first.diff, null);
+
+  const second = await night('night-2');
+  assert.deepEqual(second.cache, { uri: cache, namespace: first.cache.namespace, hits: RECORDS, misses: 0, anchor_hits: anchors, anchor_misses: 0, gradient_reads: 0 });
+  assert.ok(second.diff !== null);
+  assert.deepEqual([second.diff.entered, second.diff.left], [[], []]);
+  assert.deepEqual(second.diff.stayed, { ...second.diff.stayed, count: K, max_abs_shift: 0 });
+  assert.equal(second.diff.previous.same_features, true);
 });

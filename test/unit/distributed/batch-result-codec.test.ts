@@ -40,6 +40,8 @@ function randomResult(r: Rand, columns: ColumnSpec[]): BatchResult {
     records: int(r, 0, 5000),
     scored: n,
     featureMs: score(r),
+    // Only jobs with a feature cache report how it served the batch.
+    ...(r() < 0.5 ? { cache: { hits: int(r, 0, 5000), misses: int(r, 0, 5000), gradientReads: int(r, 0, 20) } } : {}),
   };
 }
 

@@ -3,7 +3,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openCacheRoot } from '../../../shared/src/feature-cache/cache-root.ts';
-import { diffRuns, readRunRecord, ScoreStats, writeRunRecord, type RankedId, type RunRecord } from '../../../shared/src/feature-cache/run-history.ts';
+import { diffRuns, readRunRecord, RunTracker, ScoreStats, writeRunRecord, type RankedId, type RunRecord } from '../../../shared/src/feature-cache/run-history.ts';
 import { tempDir } from '../../helpers/fixtures.ts';
 
 const ranked = (pairs: Array<[string, number]>): RankedId[] => pairs.map(([id, score], i) => ({ rank: i + 1, id, source: 'c.jsonl', row: i, score }));
@@ -49,4 +49,26 @@ test('score stats skip non-finite scores', () => {
   for (const x of [1, NaN, 3, -Infinity, 2]) stats.push(x);
   assert.deepEqual(stats.summary(), { count: 3, mean: 2, min: 1, max: 3 });
   assert.deepEqual(new ScoreStats().summary(), { count: 0, mean: null, min: null, max: null });
+});
+
+test('a run tracker diffs against the previous run, and finishing the same run again diffs against the same one', async () => {
+  const root = openCacheRoot(tempDir('run-tracker'), () => {
+    throw new Error('no S3 here');
+  });
+  const entry = (id: string, score: number) => ({ id, source: 'corpus.jsonl', row: Number(id.slice(1)), score });
+  const run = async (runId: string, top: ReturnType<typeof entry>[]) => {
+    const tracker = await RunTracker.open(root, 'nightly', runId);
+    for (const e of top) tracker.observe(e.id, e.score);
+    return tracker.finish({ namespace: 'ns', method: 'grad', k: 2, counts: { records: 2, scored: 2, errors: 0 }, top });
+  };
+  assert.equal(await run('night-1', [entry('a1', 0.9), entry('a2', 0.8)]), null);
+  const second = await run('night-2', [entry('a1', 0.9), entry('a3', 0.7)]);
+  // A reducer that finalizes night 2 again (after a crash) must not diff night 2 against itself.
+  const again = await run('night-2', [entry('a1', 0.9), entry('a3', 0.7)]);
+  for (const diff of [second, again]) {
+    assert.deepEqual(diff?.entered, [{ id: 'a3', rank: 2, score: 0.7 }]);
+    assert.deepEqual(diff?.left, [{ id: 'a2', previous_rank: 2, previous_score: 0.8, score: null }]);
+  }
+  const third = await run('night-3', [entry('a1', 0.9), entry('a3', 0.7)]);
+  assert.deepEqual([third?.entered, third?.left], [[], []]);
 });
