@@ -73,6 +73,7 @@ function humanSummary(s: AuditSummary, out: string): string {
     `ranked by ${s.ranking.column}; top ${s.counts.top_k} in ${out}/topk.parquet, all scores in ${out}/scores.parquet`,
     `${s.throughput.examples_per_s ?? '-'} examples/s, ${(s.timings_ms.total ?? 0) / 1000} s in all`,
     ...(s.cache ? [`feature cache ${s.cache.uri}: ${s.cache.hits} cached, ${s.cache.misses} computed (anchors: ${s.cache.anchor_hits} cached, ${s.cache.anchor_misses} computed)`] : []),
+    ...(s.cache && s.cache.gradient_reads > 0 ? [`  gradients read back from ${s.cache.gradient_reads} cache segments: they were scored against other anchors`] : []),
     ...(s.diff ? [`since the last run (${s.diff.previous.finished_at}): ${s.diff.entered.length} entered the top-k, ${s.diff.left.length} left it`] : []),
   ];
   return `${lines.join('\n')}\n`;
