@@ -131,4 +131,16 @@ test('a re-audit after a 1% change featurizes only the 2 changed records and equ
   const coldNewAnchors = join(dir, 'cold-new-anchors');
   await audit(corpus, coldNewAnchors, anchorFlags);
   assertClose(await scoresOf(night3), await scoresOf(coldNewAnchors), 'scores.parquet with new anchors');
+
+  // `cache stats` and `cache prune`: both namespaces (corpus and anchors) are in use by the run name.
+  const stats = await runCli(['cache', 'stats', cache, '--json'], env);
+  assert.equal(stats.code, 0, stats.stderr);
+  const inventory = JSON.parse(stats.stdout) as { namespaces: Array<{ namespace: string; kind: string; used_by: string[] }>; runs: Array<{ name: string }> };
+  assert.deepEqual(inventory.namespaces.map((ns) => [ns.kind, ns.used_by]).sort(), [['anchors', ['audit']], ['corpus', ['audit']]]);
+  assert.ok(inventory.namespaces.some((ns) => ns.namespace === corpusNamespace));
+  assert.deepEqual(inventory.runs.map((r) => r.name), ['audit']);
+  const prune = await runCli(['cache', 'prune', cache, '--min-age-hours', '0', '--json'], env);
+  assert.equal(prune.code, 0, prune.stderr);
+  assert.deepEqual((JSON.parse(prune.stdout) as { removed: unknown[] }).removed, []);
 });
+

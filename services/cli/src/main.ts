@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { SAFESIFT_VERSION } from '../../../shared/src/audit/version.ts';
 import { auditCommand } from './audit-command.ts';
+import { cacheCommand } from './cache-command.ts';
 import { jobCommands } from './cluster/job-commands.ts';
 import { serviceCommands } from './cluster/service-commands.ts';
 import { submitCommand } from './cluster/submit-command.ts';
@@ -14,6 +15,7 @@ const program = new Command('safesift')
   .description('Find benign-looking training data that breaks an aligned model\'s safety (He, Xia & Henderson, COLM 2024)')
   .version(SAFESIFT_VERSION)
   .addCommand(auditCommand())
+  .addCommand(cacheCommand())
   .addCommand(submitCommand());
 for (const command of [...jobCommands(), ...serviceCommands()]) program.addCommand(command);
 program.addCommand(k8sCommand([k8sSubmitCommand(), k8sStatusCommand(), k8sLogsCommand()]));
