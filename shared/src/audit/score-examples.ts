@@ -4,11 +4,12 @@ import type { FeatureModel } from '../features/feature-model.ts';
 import type { Row } from '../output/parquet-table-writer.ts';
 import { toMessages } from '../prompt/chat-template.ts';
 import { lastExchange } from '../prompt/last-exchange.ts';
-import type { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
+import { isRendered, type PromptTokenizer, type RenderedTexts } from '../prompt/prompt-tokenizer.ts';
+import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScorer } from '../scoring/gradient-score.ts';
 import type { RepresentationScorer } from '../scoring/representation-score.ts';
-import { featurizeProjected } from '../feature-cache/cached-featurize.ts';
+import { featurizeProjected, type LateTokenizer } from '../feature-cache/cached-featurize.ts';
 import { renderDigest } from '../feature-cache/render-digest.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
 import { preview, scoreRow, type RankedEntry } from './score-table.ts';
@@ -44,35 +45,10 @@ export interface ScoredExamples {
  * and its token count comes from the cache.
  */
 export async function scoreExamples(window: readonly Example[], ctx: ScoringContext): Promise<ScoredExamples> {
-  const opts = { maxTokens: ctx.maxTokens };
-  const failed = new Map<number, string>();
-  const candidates = ctx.tokenizer.renderMany(window.map((e) => e.content)).flatMap((rendered, position) => {
-    if (rendered instanceof SafesiftError) {
-      failed.set(position, rendered.message);
-      return [];
-    }
-    return [{ position, example: window[position]!, rendered, digest: renderDigest(rendered) }];
-  });
-  const toTokenize = candidates.filter((c) => !ctx.cache?.has(c.example.id, c.digest));
-  const encoded = await ctx.tokenizer.encodeRendered(toTokenize.map((c) => c.rendered), opts);
-  const tokens = new Map(toTokenize.map((c, n) => [c.position, encoded[n]!]));
-  const usable = candidates.flatMap((c) => {
-    const tokenized = tokens.get(c.position) ?? null;
-    if (tokenized instanceof SafesiftError) {
-      failed.set(c.position, tokenized.message);
-      return [];
-    }
-    return [{ ...c, tokenized }];
-  });
-  // Expected hits whose cached segment fails after all are tokenized then.
-  const tokenizeLate = async (positions: readonly number[]) =>
-    (await ctx.tokenizer.encodeRendered(positions.map((p) => usable[p]!.rendered), opts)).map((t, n) => {
-      if (t instanceof SafesiftError) throw new SafesiftError(`${usable[positions[n]!]!.example.source} row ${usable[positions[n]!]!.example.row}: ${t.message}`);
-      return t;
-    });
+  const { usable, failed } = await prepareExamples(window, ctx);
   // Gradients are only ever needed projected onto the anchor targets, which the cache also keeps.
   const requests = usable.map((u) => ({ id: u.example.id, digest: u.digest, tokenized: u.tokenized }));
-  const features = await featurizeProjected(ctx.model, requests, ctx.batchSize, ctx.cache, ctx.gradScorer, tokenizeLate);
+  const features = await featurizeProjected(ctx.model, requests, ctx.batchSize, ctx.cache, ctx.gradScorer, lateTokenizer(usable, ctx));
   const errors: RecordError[] = [...failed].sort(([a], [b]) => a - b).map(([position, reason]) => ({ source: window[position]!.source, row: window[position]!.row, reason }));
   const result: ScoredExamples = { rows: [], entries: [], examples: [], errors };
   usable.forEach(({ example }, i) => {
@@ -84,6 +60,50 @@ export async function scoreExamples(window: readonly Example[], ctx: ScoringCont
     result.examples.push(example);
   });
   return result;
+}
+
+interface PreparedExample {
+  example: Example;
+  rendered: RenderedTexts;
+  digest: string;
+  /** Null for an expected cache hit: not tokenized. */
+  tokenized: TokenizedExample | null;
+}
+
+/** The examples that render and tokenize (expected hits skip tokenizing), and why the others failed, by window position. */
+async function prepareExamples(window: readonly Example[], ctx: ScoringContext): Promise<{ usable: PreparedExample[]; failed: Map<number, string> }> {
+  const failed = new Map<number, string>();
+  const candidates = ctx.tokenizer.renderMany(window.map((e) => e.content)).flatMap((rendered, position) => {
+    if (!isRendered(rendered)) {
+      failed.set(position, rendered.message);
+      return [];
+    }
+    return [{ position, example: window[position]!, rendered, digest: renderDigest(rendered) }];
+  });
+  const toTokenize = candidates.filter((c) => !ctx.cache?.has(c.example.id, c.digest));
+  const encoded = await ctx.tokenizer.encodeRendered(toTokenize.map((c) => c.rendered), { maxTokens: ctx.maxTokens });
+  const tokens = new Map(toTokenize.map((c, n) => [c.position, encoded[n]!]));
+  const usable = candidates.flatMap(({ position, ...c }) => {
+    const tokenized = tokens.get(position) ?? null;
+    if (tokenized instanceof SafesiftError) {
+      failed.set(position, tokenized.message);
+      return [];
+    }
+    return [{ ...c, tokenized }];
+  });
+  return { usable, failed };
+}
+
+/** Tokenizes expected hits whose cached segment failed after all (they are then featurized). */
+function lateTokenizer(usable: readonly PreparedExample[], ctx: ScoringContext): LateTokenizer {
+  return async (positions) => {
+    const encoded = await ctx.tokenizer.encodeRendered(positions.map((p) => usable[p]!.rendered), { maxTokens: ctx.maxTokens });
+    return encoded.map((tokenized, n) => {
+      if (!(tokenized instanceof SafesiftError)) return tokenized;
+      const { example } = usable[positions[n]!]!;
+      throw new SafesiftError(`${example.source} row ${example.row}: ${tokenized.message}`);
+    });
+  };
 }
 
 function rankedEntry(example: Example, repScore: number, gradScore: number, method: 'grad' | 'rep'): RankedEntry {
