@@ -18,12 +18,13 @@ async function withCacheRoot<T>(uri: string, fn: (root: CacheRoot) => Promise<T>
 
 const print = (flags: Flags, value: unknown, human: string) => process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${human}\n`);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function describeNamespace(ns: NamespaceInventory): string {
   const key = ns.key;
   const what = key === null ? 'no key.json' : `model ${key.model.slice(0, 12)}, ${key.probe} ${key.projection}${key.sketch ? ` sketch ${key.sketch.dim}` : ''}, ${key.prompt}, max ${key.maxTokens} tokens`;
   const used = ns.used_by.length > 0 ? `used by ${ns.used_by.join(', ')}` : 'unused';
-  return `  ${ns.namespace.slice(0, 12)} ${ns.kind.padEnd(7)} ${String(ns.segments).padStart(5)} segments ${mib(ns.bytes).padStart(12)}  last written ${ns.newest_write ?? '-'}  ${used}\n      ${what}`;
+  return `  ${ns.namespace.slice(0, 12)} ${ns.kind.padEnd(7)} ${plural(ns.segments, 'segment').padStart(14)} ${mib(ns.bytes).padStart(12)}  last written ${ns.newest_write ?? '-'}  ${used}\n      ${what}`;
 }
 
 /** `cache stats` and `cache prune`: what a feature cache holds, and removing what no run uses. */
@@ -36,7 +37,7 @@ export function cacheCommand(): Command {
       const inventory = await inventoryCache(root);
       const runs = inventory.runs.map((r) => `  ${r.name}: last run ${r.finished_at}, ${r.scored} scored (${r.method}), namespace ${r.namespace.slice(0, 12)}`);
       print(flags, inventory, [
-        `feature cache ${inventory.uri}: ${mib(inventory.bytes)} in ${inventory.namespaces.length} namespaces`,
+        `feature cache ${inventory.uri}: ${mib(inventory.bytes)} in ${plural(inventory.namespaces.length, 'namespace')}`,
         ...inventory.namespaces.map(describeNamespace),
         `runs (${inventory.runs.length}):`,
         ...runs,
@@ -52,7 +53,7 @@ export function cacheCommand(): Command {
       const report = await pruneCache(root, { minAgeMs: (flags.minAgeHours as number) * 3600_000, dryRun: flags.dryRun === true });
       const verb = report.dry_run ? 'would remove' : 'removed';
       print(flags, report, [
-        `${verb} ${report.removed.length} namespaces (${mib(report.bytes_freed)}); kept ${report.kept.length}`,
+        `${verb} ${plural(report.removed.length, 'namespace')} (${mib(report.bytes_freed)}); kept ${report.kept.length}`,
         ...report.removed.map(describeNamespace),
       ].join('\n'));
     }));
