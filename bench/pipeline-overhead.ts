@@ -14,6 +14,8 @@ export interface PipelineOverheadSetup {
   batchExamples: number;
   /** Records of the warm-up job run before anything is timed. */
   warmupRecords?: number;
+  /** Rounds of (a) then (b), alternating (default 2): compared on their means, so drift on a shared machine hits both alike. */
+  rounds?: number;
 }
 
 export interface FeatureOnly {
@@ -32,9 +34,12 @@ export interface FeatureOnly {
 
 export interface PipelineOverheadResult {
   setup: PipelineOverheadSetup;
-  /** (a), measured right before the 1-worker run. */
+  /** (a): the mean of its rounds. */
   featureOnly: FeatureOnly;
+  /** (b): the mean of its rounds. */
   oneWorker: JobRun;
+  /** Wall seconds of each round of (a) and of (b), in order. */
+  rounds: { featureOnly: number[]; oneWorker: number[] };
   twoWorkers: JobRun;
   /** (b − a) / a with b the 1-worker wall time. */
   overhead: number;
@@ -97,10 +102,18 @@ export async function measurePipelineOverhead(setup: PipelineOverheadSetup): Pro
     console.error('  warm-up job (model download, graph build)…');
     await runJob(cluster, warmupInputs, warmupData, 'warmup-1', flags);
 
-    const featureOnly = await measureFeatureOnly(modelDir, corpus, setup.records, setup.maxTokens);
-    console.error(`  (a) feature model alone: ${featureOnly.examples} examples in ${featureOnly.seconds.toFixed(1)} s`);
-    const oneWorker = await runJob(cluster, inputs, data, 'one-worker', flags);
-    console.error(`  (b) 1 worker: ${oneWorker.wallSeconds.toFixed(1)} s submit → summary.json`);
+    const featureRuns: FeatureOnly[] = [];
+    const workerRuns: JobRun[] = [];
+    for (let round = 1; round <= (setup.rounds ?? 2); round++) {
+      const a = await measureFeatureOnly(modelDir, corpus, setup.records, setup.maxTokens);
+      featureRuns.push(a);
+      console.error(`  round ${round}: (a) feature model alone: ${a.examples} examples in ${a.seconds.toFixed(1)} s`);
+      const b = await runJob(cluster, inputs, data, `one-worker-${round}`, flags);
+      workerRuns.push(b);
+      console.error(`  round ${round}: (b) 1 worker: ${b.wallSeconds.toFixed(1)} s submit → summary.json`);
+    }
+    const featureOnly = meanOf(featureRuns);
+    const oneWorker = meanOf(workerRuns);
 
     // No second warm-up: w2 shares the processes' cache (model copy, graph), and every job reopens the model anyway.
     await cluster.spawn('worker', ['--threads', '1', '--name', 'w2']).waitFor('worker ready');
@@ -110,6 +123,7 @@ export async function measurePipelineOverhead(setup: PipelineOverheadSetup): Pro
       setup,
       featureOnly,
       oneWorker,
+      rounds: { featureOnly: featureRuns.map((a) => a.seconds), oneWorker: workerRuns.map((b) => b.wallSeconds) },
       twoWorkers,
       overhead: (oneWorker.wallSeconds - featureOnly.seconds) / featureOnly.seconds,
       efficiency: oneWorker.wallSeconds / twoWorkers.wallSeconds / 2,
@@ -117,5 +131,15 @@ export async function measurePipelineOverhead(setup: PipelineOverheadSetup): Pro
   } finally {
     await stopBenchCluster(cluster);
   }
+}
+
+/** The mean of runs of one shape: numbers averaged field by field (nested too); anything else taken from the last run. */
+function meanOf<T>(runs: readonly T[]): T {
+  const last = runs.at(-1);
+  if (last === undefined) throw new Error('meanOf: no runs');
+  if (typeof last === 'number') return ((runs as readonly number[]).reduce((x, y) => x + y, 0) / runs.length) as T;
+  if (typeof last !== 'object' || last === null || Array.isArray(last)) return last;
+  const keys = Object.keys(last) as Array<keyof T>;
+  return Object.fromEntries(keys.map((key) => [key, meanOf(runs.map((run) => run[key]))])) as T;
 }
 
