@@ -153,10 +153,10 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
       timings: { setupMs: 0, anchorsMs: performance.now() - started, corpusMs: 0, writeMs: 0, totalMs: 0 },
       outputs: {},
       // The anchors' part of the cache report; the reducer adds the corpus counts and the diff.
-      ...(featureCache && job.audit.cache !== undefined
+      ...(featureCache
         ? {
             cache: {
-              uri: job.audit.cache,
+              uri: featureCache.uri,
               namespace: cacheNamespace(featureCacheKey(opened.model.info, job.audit)),
               hits: 0,
               misses: 0,

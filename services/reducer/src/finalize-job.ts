@@ -62,8 +62,8 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
 
     const base = JSON.parse(new TextDecoder().decode(await store.get(workKeys.summaryBase(job.work)))) as Record<string, unknown> & { anchor_sets: AnchorSetSpec[]; cache?: CacheSummary };
     // With a feature cache: the job's cache counts, and its run history under the job's name.
-    const cacheReport = base.cache === undefined || job.audit.cache === undefined ? null : { ...base.cache };
-    const run = cacheReport === null ? null : await RunTracker.open(openCacheRoot(job.audit.cache!, options.s3), job.spec.name, job.id);
+    const cacheReport = base.cache === undefined ? null : { ...base.cache };
+    const run = cacheReport === null ? null : await RunTracker.open(openCacheRoot(cacheReport.uri, options.s3), job.spec.name, job.id);
     const rankingColumn = job.audit.method === 'grad' ? 'grad_score' : 'rep_score';
     const columns = scoreColumns(base.anchor_sets.map(({ name, role, weight, source }) => ({ name, role, weight, source })));
     const outputs: Record<string, string> = {};
@@ -127,8 +127,8 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
     const finishedAt = new Date();
     const totalMs = finishedAt.getTime() - Date.parse(spec.submittedAt);
     const records = [...inputs.values()].reduce((n, i) => n + i.records, 0);
-    const diff = run === null ? undefined : await run.finish({
-      namespace: cacheReport!.namespace,
+    const diff = run === null || cacheReport === null ? undefined : await run.finish({
+      namespace: cacheReport.namespace,
       method: job.audit.method,
       k: job.audit.k,
       counts: { records, scored, errors: errorLines.length },

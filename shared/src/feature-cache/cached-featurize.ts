@@ -108,9 +108,9 @@ async function resolveFeatures(
   const unique = [...first.values()];
   cache.stats.hits += requests.length - unique.length;
 
-  const isCached = (i: number) => cache.has(requests[i]!.id, requests[i]!.digest);
-  const cached = unique.filter(isCached);
-  const missing = unique.filter((i) => !isCached(i));
+  const cached: number[] = [];
+  const missing: number[] = [];
+  for (const i of unique) (cache.has(requests[i]!.id, requests[i]!.digest) ? cached : missing).push(i);
   const computing = tokensOf(requests, missing, tokenizeLate).then((tokenized) => featurizeInBatches(model, tokenized, batchSize).then((features) => ({ tokenized, features })));
   computing.catch(() => undefined); // awaited below; not "unhandled" while the hits are read
   const lookupOptions = projector === undefined ? {} : { projection: projector.target };

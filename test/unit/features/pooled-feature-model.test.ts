@@ -81,40 +81,45 @@ test('a failing batch rejects only that batch; the workers keep serving', async 
   }
 });
 
-test('close() ends the worker threads: a process that used a pool exits on its own', async () => {
-  const dir = tempDir('pool-exit');
-  const script = join(dir, 'use-pool.mts');
+/**
+ * Runs `body` as a script in a child process, after it has opened stories260k as `checkpoint`:
+ * what a pool does to its process (exit, abort) shows only from outside. Returns its stdout.
+ */
+async function runPoolScript(name: string, body: string, env: Record<string, string> = {}): Promise<string> {
+  const script = join(tempDir(name), 'script.mts');
   const src = (path: string) => JSON.stringify(fileURLToPath(new URL(`../../../shared/src/${path}`, import.meta.url)));
   writeFileSync(
     script,
     `import { PooledFeatureModel } from ${src('features/pooled-feature-model.ts')};
 import { openCheckpoint } from ${src('model/checkpoint.ts')};
 const checkpoint = await openCheckpoint(${JSON.stringify(STORIES260K)});
-const pool = await PooledFeatureModel.open(checkpoint, ${JSON.stringify(OPTIONS)});
-const [f] = await pool.featurize([{ ids: Int32Array.of(1, 20, 30, 2), lossWeights: Float32Array.of(0, 0, 0.5, 0.5), labelCount: 2, truncated: false }]);
-await pool.close();
+const batch = [{ ids: Int32Array.of(1, 20, 30, 2), lossWeights: Float32Array.of(0, 0, 0.5, 0.5), labelCount: 2, truncated: false }];
+${body}
 await checkpoint.close();
-console.log('workers', pool.concurrency, 'loss', f.loss);
 `,
   );
-  const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), timeout: 60_000 }, (error, out, err) =>
+  return new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), timeout: 120_000, env: { ...process.env, ...env } }, (error, out, err) =>
       error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
     ),
+  );
+}
+
+test('close() ends the worker threads: a process that used a pool exits on its own', async () => {
+  const stdout = await runPoolScript(
+    'pool-exit',
+    `const pool = await PooledFeatureModel.open(checkpoint, ${JSON.stringify(OPTIONS)});
+const [f] = await pool.featurize(batch);
+await pool.close();
+console.log('workers', pool.concurrency, 'loss', f.loss);`,
   );
   assert.match(stdout, /workers \d+ loss \d/);
 });
 
 test('a pool started in the background queues batches until a worker is ready, and closing it mid-start exits cleanly', async () => {
-  const dir = tempDir('pool-start');
-  const script = join(dir, 'start-pool.mts');
-  const src = (path: string) => JSON.stringify(fileURLToPath(new URL(`../../../shared/src/${path}`, import.meta.url)));
-  writeFileSync(
-    script,
-    `import { PooledFeatureModel } from ${src('features/pooled-feature-model.ts')};
-import { openCheckpoint } from ${src('model/checkpoint.ts')};
-const checkpoint = await openCheckpoint(${JSON.stringify(STORIES260K)});
-// Closed before its workers have their sessions, at several points of their start: onnxruntime
+  const stdout = await runPoolScript(
+    'pool-start',
+    `// Closed before its workers have their sessions, at several points of their start: onnxruntime
 // must not be torn down under a session being created (that aborts the process).
 for (const delay of [0, 400, 800, 1200, 1600]) {
   const unused = await PooledFeatureModel.start(checkpoint, ${JSON.stringify(OPTIONS)});
@@ -122,17 +127,11 @@ for (const delay of [0, 400, 800, 1200, 1600]) {
   await unused.close();
 }
 const pool = await PooledFeatureModel.start(checkpoint, ${JSON.stringify(OPTIONS)});
-const [f] = await pool.featurize([{ ids: Int32Array.of(1, 20, 30, 2), lossWeights: Float32Array.of(0, 0, 0.5, 0.5), labelCount: 2, truncated: false }]);
+const [f] = await pool.featurize(batch);
 await pool.ready;
 await pool.close();
-await checkpoint.close();
-console.log('loss', f.loss);
-`,
-  );
-  const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), timeout: 120_000, env: { ...process.env, SAFESIFT_CACHE_DIR: tempDir('pool-start-cache') } }, (error, out, err) =>
-      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
-    ),
+console.log('loss', f.loss);`,
+    { SAFESIFT_CACHE_DIR: tempDir('pool-start-cache') },
   );
   assert.match(stdout, /loss \d/);
 });
