@@ -11,6 +11,8 @@ export interface CheckpointFiles {
   config: string;
   tokenizer: string;
   tokenizerConfig: string | null;
+  /** Its eos ids end templated answers (prompt/model-tokenizer-files.ts), so it is fingerprinted too. */
+  generationConfig: string | null;
   /** `model.safetensors.index.json` of a sharded checkpoint, else null. */
   index: string | null;
   /** The .safetensors files, sorted. */
@@ -66,11 +68,12 @@ async function locateFiles(dir: string): Promise<CheckpointFiles> {
   const hasSingle = !hasIndex && (await isFile(single));
   if (!hasIndex && !hasSingle) missing.push('model.safetensors (or model.safetensors.index.json)');
   if (missing.length > 0) throw new ModelError(`${dir}: missing ${missing.join(', ')}; ${EXPECTED_FILES}`);
-  const tokenizerConfigPath = join(dir, 'tokenizer_config.json');
+  const optional = async (name: string): Promise<string | null> => ((await isFile(join(dir, name))) ? join(dir, name) : null);
   return {
     config,
     tokenizer,
-    tokenizerConfig: (await isFile(tokenizerConfigPath)) ? tokenizerConfigPath : null,
+    tokenizerConfig: await optional('tokenizer_config.json'),
+    generationConfig: await optional('generation_config.json'),
     index: hasIndex ? index : null,
     weights: hasIndex ? [] : [single],
   };
@@ -120,6 +123,7 @@ export async function openCheckpoint(dir: string, options: OpenCheckpointOptions
       { label: 'tokenizer.json', path: files.tokenizer, memoise: false },
     ];
     if (files.tokenizerConfig) toHash.push({ label: 'tokenizer_config.json', path: files.tokenizerConfig, memoise: false });
+    if (files.generationConfig) toHash.push({ label: 'generation_config.json', path: files.generationConfig, memoise: false });
     if (files.index) toHash.push({ label: 'model.safetensors.index.json', path: files.index, memoise: false });
     for (const w of files.weights) toHash.push({ label: w.slice(absDir.length + 1), path: w, memoise: true });
     const fingerprint = await fingerprintFiles(toHash, options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir });

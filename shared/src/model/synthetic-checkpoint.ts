@@ -22,7 +22,19 @@ export interface SyntheticLlamaSpec {
   ropeScaling?: Llama3RopeScaling | null;
   maxPositionEmbeddings?: number;
   ropeTheta?: number;
+  /** config.json `bos_token_id` (default 1, the tiny tokenizer's). */
+  bosTokenId?: number;
+  /** config.json `eos_token_id`: one id or a list, as Llama-3 instruct models ship (default 2). */
+  eosTokenId?: number | number[];
+  /** Tokenizer files to ship instead of the tiny tokenizer (e.g. a real model's). */
+  tokenizer?: SyntheticTokenizerFiles;
   seed: number;
+}
+
+export interface SyntheticTokenizerFiles {
+  /** tokenizer.json's text, written byte for byte. */
+  tokenizerJson: string;
+  tokenizerConfig: Record<string, unknown>;
 }
 
 export interface WriteCheckpointOptions {
@@ -71,8 +83,15 @@ export function syntheticConfigJson(spec: SyntheticLlamaSpec): Record<string, un
   const bias = spec.attentionBias ?? modelType === 'qwen2';
   if (modelType === 'qwen2' && !bias) throw new Error('qwen2 always has q/k/v biases: attentionBias cannot be false');
   if (modelType === 'mistral' && bias) throw new Error('mistral has no attention biases: attentionBias cannot be true');
-  if (spec.vocabSize < TINY_TOKENIZER_VOCAB_SIZE) {
-    throw new Error(`vocabSize ${spec.vocabSize} is below the tiny tokenizer's ${TINY_TOKENIZER_VOCAB_SIZE} ids`);
+  const tokenizerIds = spec.tokenizer ? tokenizerIdCount(spec.tokenizer.tokenizerJson) : TINY_TOKENIZER_VOCAB_SIZE;
+  if (spec.vocabSize < tokenizerIds) {
+    const which = spec.tokenizer ? 'given' : 'tiny';
+    throw new Error(`vocabSize ${spec.vocabSize} is below the ${which} tokenizer's ${tokenizerIds} ids`);
+  }
+  const bos = spec.bosTokenId ?? 1;
+  const eos = spec.eosTokenId ?? 2;
+  for (const id of [bos, ...(Array.isArray(eos) ? eos : [eos])]) {
+    if (!Number.isInteger(id) || id < 0 || id >= spec.vocabSize) throw new Error(`special token id ${id} is outside vocabSize ${spec.vocabSize}`);
   }
   const rs = spec.ropeScaling ?? null;
   return {
@@ -101,11 +120,23 @@ export function syntheticConfigJson(spec: SyntheticLlamaSpec): Record<string, un
     ...(modelType === 'qwen2' ? { use_sliding_window: false, sliding_window: null } : {}),
     initializer_range: INIT_STD,
     tie_word_embeddings: spec.tieWordEmbeddings,
-    bos_token_id: 1,
-    eos_token_id: 2,
+    bos_token_id: bos,
+    eos_token_id: eos,
     use_cache: true,
     torch_dtype: 'float32',
   };
+}
+
+/** Ids a tokenizer.json can produce: one past the largest of its vocabulary and added tokens. */
+export function tokenizerIdCount(tokenizerJson: string): number {
+  const json = JSON.parse(tokenizerJson) as { model?: { vocab?: unknown }; added_tokens?: Array<{ id: number }> };
+  let max = -1;
+  const vocab = json.model?.vocab;
+  // BPE/WordPiece keep a token → id map; Unigram a list of [piece, score].
+  if (Array.isArray(vocab)) max = vocab.length - 1;
+  else if (vocab && typeof vocab === 'object') for (const id of Object.values(vocab)) max = Math.max(max, id as number);
+  for (const t of json.added_tokens ?? []) max = Math.max(max, t.id);
+  return max + 1;
 }
 
 function fnv1a(text: string, seed: number): number {
@@ -160,8 +191,9 @@ export async function writeRandomLlamaCheckpoint(dir: string, spec: SyntheticLla
   const tensors = expectedLlamaTensors(config);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(configJson, null, 2)}\n`);
-  await writeFile(join(dir, 'tokenizer.json'), `${JSON.stringify(buildTinyTokenizer(), null, 2)}\n`);
-  const tokenizerConfig = buildTinyTokenizerConfig({ modelMaxLength: config.maxPositionEmbeddings });
+  const tokenizerJson = spec.tokenizer?.tokenizerJson ?? `${JSON.stringify(buildTinyTokenizer(), null, 2)}\n`;
+  await writeFile(join(dir, 'tokenizer.json'), tokenizerJson);
+  const tokenizerConfig = spec.tokenizer?.tokenizerConfig ?? buildTinyTokenizerConfig({ modelMaxLength: config.maxPositionEmbeddings });
   await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
   await writeSafetensors(
     join(dir, 'model.safetensors'),

@@ -27,6 +27,11 @@ export interface TokenizerFiles {
   chatTemplate: string | undefined;
   bosTokenId: number | undefined;
   eosTokenId: number | undefined;
+  /**
+   * Every eos id of config.json and generation_config.json: the tokens that end an answer (Llama-3
+   * instruct lists end-of-text, end-of-message and end-of-turn; early ones only in generation_config).
+   */
+  eosTokenIds: number[];
 }
 
 async function readJson<T>(path: string, schema: z.ZodType<T>, required: boolean): Promise<T | undefined> {
@@ -45,11 +50,13 @@ async function readJson<T>(path: string, schema: z.ZodType<T>, required: boolean
 }
 
 const firstId = (v: number | number[] | null | undefined): number | undefined => (Array.isArray(v) ? v[0] : (v ?? undefined));
+const allIds = (v: number | number[] | null | undefined): number[] => (Array.isArray(v) ? v : v == null ? [] : [v]);
 
-/** Reads what tokenization needs from a Hugging Face model folder (tokenizer_config.json and config.json). */
+/** Reads what tokenization needs from a Hugging Face model folder (tokenizer_config.json, config.json, generation_config.json). */
 export async function readTokenizerFiles(modelDir: string): Promise<TokenizerFiles> {
   const tokConfig = await readJson(join(modelDir, 'tokenizer_config.json'), tokenizerConfigSchema, false);
   const modelConfig = await readJson(join(modelDir, 'config.json'), modelConfigSchema, false);
+  const generationConfig = await readJson(join(modelDir, 'generation_config.json'), modelConfigSchema, false);
   const template = tokConfig?.chat_template;
   // A list of named templates: the "default" one is what transformers uses.
   const chatTemplate = Array.isArray(template)
@@ -62,5 +69,6 @@ export async function readTokenizerFiles(modelDir: string): Promise<TokenizerFil
     chatTemplate,
     bosTokenId: firstId(modelConfig?.bos_token_id),
     eosTokenId: firstId(modelConfig?.eos_token_id),
+    eosTokenIds: [...new Set([...allIds(modelConfig?.eos_token_id), ...allIds(generationConfig?.eos_token_id)])],
   };
 }

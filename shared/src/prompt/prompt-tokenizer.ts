@@ -15,9 +15,10 @@ export type PromptFormat = 'paper-llama2' | 'chat-template';
 /**
  * Version of how rendered texts become ids and loss weights here (BOS/EOS handling, truncation,
  * loss masks). Cached features are found by the rendered texts, so bump this whenever the same
- * texts would give other tokens (the golden digests in prompt-tokenizer.test.ts catch a change).
+ * texts would give other tokens (the golden digests in tokenization-version.test.ts catch a change).
+ * 2: a chat-template example ends at its answer's last end token (any eos id), not at the text's end.
  */
-export const TOKENIZATION_VERSION = 1;
+export const TOKENIZATION_VERSION = 2;
 
 /** The tokenizer library and its version: its encodings are part of what cached features depend on. */
 export const TOKENIZER_LIBRARY = `tokenizers@${(createRequire(import.meta.url)('tokenizers/package.json') as { version: string }).version}`;
@@ -32,7 +33,7 @@ export interface RenderedTexts {
   full: string;
 }
 
-/** Ids before truncation: the prompt's, and the full example's with EOS appended. */
+/** Ids before truncation: the prompt's, and the full example's ending with EOS (a template's: its answer's end token). */
 export interface TokenizedParts {
   promptIds: number[];
   fullIds: number[];
@@ -49,6 +50,8 @@ export class PromptTokenizer {
     /** Tokenizer vocabulary size including added tokens (the model's embedding may be larger). */
     readonly vocabSize: number,
     private readonly template: ChatTemplate | undefined,
+    /** Ids that end a templated answer: every eos id of the model's configs and the tokenizer's eos_token. */
+    readonly endIds: ReadonlySet<number>,
   ) {}
 
   static async load(modelDir: string, options: { format: PromptFormat }): Promise<PromptTokenizer> {
@@ -80,7 +83,8 @@ export class PromptTokenizer {
             modelDir,
           )
         : undefined;
-    return new PromptTokenizer(tokenizer, options.format, bosId, eosId, tokenizer.getVocabSize(true), template);
+    const endIds = new Set([eosId, ...files.eosTokenIds, ...[idOf(files.eosToken)].filter((id) => id !== undefined)]);
+    return new PromptTokenizer(tokenizer, options.format, bosId, eosId, tokenizer.getVocabSize(true), template, endIds);
   }
 
   /** The prompt and full example text in this tokenizer's format (throws PromptShapeError). */
@@ -119,7 +123,8 @@ export class PromptTokenizer {
     return rendered.map((_, i) => {
       const promptIds = this.withBos(encodings[2 * i]!.getIds());
       const fullIds = this.withBos(encodings[2 * i + 1]!.getIds());
-      if (this.template === undefined || fullIds.at(-1) !== this.eosId) fullIds.push(this.eosId);
+      if (this.template === undefined) fullIds.push(this.eosId);
+      else this.endAtAnswerEnd(fullIds, promptIds.length);
       return { promptIds, fullIds };
     });
   }
@@ -160,6 +165,22 @@ export class PromptTokenizer {
   /** Text of ids with special tokens shown, for logs and reports. */
   decodePreview(ids: ArrayLike<number>): Promise<string> {
     return this.tokenizer.decode(Array.from(ids), false);
+  }
+
+  /**
+   * A templated example ends with the answer's end token (Llama-3: <|eot_id|>, Llama-2: </s>): what
+   * a template writes after it (a newline, or the next turn's header from templates that add the
+   * generation prompt unconditionally) is not the answer. The last end token counts, so one typed
+   * inside the answer text does not cut it short. With none, the first eos id is appended.
+   */
+  private endAtAnswerEnd(fullIds: number[], promptLength: number): void {
+    for (let i = fullIds.length - 1; i >= promptLength; i--) {
+      if (this.endIds.has(fullIds[i]!)) {
+        fullIds.length = i + 1;
+        return;
+      }
+    }
+    fullIds.push(this.eosId);
   }
 
   private withBos(ids: number[]): number[] {

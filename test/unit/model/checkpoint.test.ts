@@ -121,7 +121,15 @@ test('fingerprint: stable, memoised, and sensitive to one weight byte and to the
   assert.equal(await fp(), changed);
 
   await writeFile(join(dir, 'tokenizer_config.json'), '{}');
-  assert.notEqual(await fp(), changed);
+  const tokenizerChanged = await fp();
+  assert.notEqual(tokenizerChanged, changed);
+
+  // generation_config.json's eos ids end templated answers: adding or editing it changes the fingerprint.
+  await writeFile(join(dir, 'generation_config.json'), '{"eos_token_id": [2]}');
+  const withGeneration = await fp();
+  assert.notEqual(withGeneration, tokenizerChanged);
+  await writeFile(join(dir, 'generation_config.json'), '{"eos_token_id": [2, 3]}');
+  assert.notEqual(await fp(), withGeneration);
 });
 
 test('sharded checkpoint: index + two shards open and read like the single file', async (t) => {

@@ -14,10 +14,12 @@ import {
   TINY_MODEL_SPEC,
   ensureTinyModel,
   syntheticConfigJson,
+  tokenizerIdCount,
   writeRandomLlamaCheckpoint,
   type SyntheticLlamaSpec,
 } from '../../../shared/src/model/synthetic-checkpoint.ts';
-import { TINY_TOKENIZER_VOCAB_SIZE } from '../../../shared/src/model/tiny-tokenizer.ts';
+import { TINY_TOKENIZER_VOCAB_SIZE, buildTinyTokenizer } from '../../../shared/src/model/tiny-tokenizer.ts';
+import { packageTokenizerPaths } from '../../helpers/chat-model-checkpoint.ts';
 
 const SPEC: SyntheticLlamaSpec = {
   hiddenSize: 48,
@@ -152,4 +154,41 @@ test('ensureTinyModel: concurrent callers agree on one finished folder', async (
   assert.equal((await readdir(join(cache, 'models'))).length, 1);
   const ckpt = await openCheckpoint(dirs[0]!, { cacheDir: cache });
   await ckpt.close();
+});
+
+test('a given tokenizer and special ids: files written byte for byte, an eos list in config.json, vocabulary checked', async (t) => {
+  const paths = packageTokenizerPaths('llama3');
+  const tokenizerJson = await readFile(paths.tokenizerJson, 'utf8');
+  const tokenizerConfig = JSON.parse(await readFile(paths.tokenizerConfig, 'utf8')) as Record<string, unknown>;
+  assert.equal(tokenizerIdCount(tokenizerJson), 128_256, '128,000 BPE ids and 256 special tokens');
+  assert.equal(tokenizerIdCount(JSON.stringify(buildTinyTokenizer())), TINY_TOKENIZER_VOCAB_SIZE);
+  const spec: SyntheticLlamaSpec = {
+    ...SPEC,
+    hiddenSize: 8,
+    intermediateSize: 16,
+    numLayers: 1,
+    numHeads: 2,
+    numKvHeads: 1,
+    vocabSize: 128_256,
+    bosTokenId: 128_000,
+    eosTokenId: [128_001, 128_008, 128_009],
+    tokenizer: { tokenizerJson, tokenizerConfig },
+  };
+  assert.throws(() => syntheticConfigJson({ ...spec, vocabSize: 128_000 }), /below the given tokenizer's 128256 ids/);
+  assert.throws(() => syntheticConfigJson({ ...spec, eosTokenId: [128_001, 128_256] }), /special token id 128256 is outside vocabSize 128256/);
+  assert.throws(() => syntheticConfigJson({ ...spec, bosTokenId: -1 }), /special token id -1/);
+
+  const dir = await tempDir(t);
+  await writeRandomLlamaCheckpoint(dir, spec);
+  assert.equal(await readFile(join(dir, 'tokenizer.json'), 'utf8'), tokenizerJson);
+  const writtenConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(writtenConfig['chat_template'], tokenizerConfig['chat_template']);
+  const configJson = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual([configJson['bos_token_id'], configJson['eos_token_id']], [128_000, [128_001, 128_008, 128_009]]);
+  const ckpt = await openCheckpoint(dir, { cacheDir: dir });
+  t.after(() => ckpt.close());
+  assert.deepEqual([ckpt.config.bosTokenId, ckpt.config.eosTokenId, ckpt.config.eosTokenIds], [128_000, 128_001, [128_001, 128_008, 128_009]]);
+  assert.deepEqual(ckpt.tensorShape('model.embed_tokens.weight'), [128_256, 8]);
+  // Without these fields the tiny model's ids stay.
+  assert.deepEqual([syntheticConfigJson(SPEC)['bos_token_id'], syntheticConfigJson(SPEC)['eos_token_id']], [1, 2]);
 });
