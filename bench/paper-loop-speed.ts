@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
 import type { FeatureModel } from '../shared/src/features/feature-model.ts';
 import { PooledFeatureModel } from '../shared/src/features/pooled-feature-model.ts';
 import type { Probe } from '../shared/src/graph/probes.ts';
@@ -151,16 +151,16 @@ async function timedScores(
 ): Promise<{ scores: Float64Array; seconds: number }> {
   const sets = [];
   for (const { spec, examples: anchorExamples } of anchors) {
-    sets.push({ spec, vectors: (await featurizeInBatches(model, anchorExamples, batchSize)).map((f) => f.gradient) });
+    sets.push({ spec, vectors: (await featurizeInBatches(model, anchorExamples, examplesPerBatch(batchSize))).map((f) => f.gradient) });
   }
   const scorer = new GradientScorer(sets);
-  await featurizeInBatches(model, examples.slice(0, 2 * (model.concurrency ?? 1)), batchSize); // warm-up: first-run allocations
+  await featurizeInBatches(model, examples.slice(0, 2 * (model.concurrency ?? 1)), examplesPerBatch(batchSize)); // warm-up: first-run allocations
   const scores = new Float64Array(examples.length);
   let seconds = 0;
   // Per window, so exact gradients never pile up.
   for (let start = 0; start < examples.length; start += 256) {
     const t0 = performance.now();
-    const features = await featurizeInBatches(model, examples.slice(start, start + 256), batchSize);
+    const features = await featurizeInBatches(model, examples.slice(start, start + 256), examplesPerBatch(batchSize));
     features.forEach((f, i) => (scores[start + i] = scorer.score(f.gradient).score));
     seconds += (performance.now() - t0) / 1000;
   }

@@ -1,7 +1,7 @@
 // What the distributed runtime adds to the feature computation itself: one worker's wall time
 // from submit to summary.json vs the feature model alone on the same examples, then 2 workers vs 1.
 import { openAuditModel } from '../shared/src/audit/audit-model.ts';
-import { featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { readJsonLines } from '../test/helpers/fixtures.ts';
 import { runJob, startBenchCluster, stopBenchCluster, type BenchInputs, type JobRun } from './bench-cluster.ts';
@@ -52,7 +52,7 @@ const PROJ = 'kron:64x128';
 
 /** (a): the audit's feature model (same probes, projection, one thread, batch size 1) on the same anchors and examples. */
 export async function measureFeatureOnly(modelDir: string, corpusPath: string, records: number, maxTokens: number): Promise<FeatureOnly> {
-  const opened = await openAuditModel(modelDir, { format: 'paper-llama2', probes: PROBES, projection: parseProjection(PROJ, DEFAULT_PROJECTION_SEED), sketch: null, threads: 1 });
+  const opened = await openAuditModel(modelDir, { format: 'paper-llama2', probes: PROBES, projection: parseProjection(PROJ, DEFAULT_PROJECTION_SEED), sketch: null, dtype: 'float32', maxTokens, threads: 1 });
   try {
     const anchors = (await tokenizeAnchorSets(opened.tokenizer, ILLEGAL_ACTIVITIES_ANCHORS, { maxTokens, anchorTokens: 10 })).flatMap((set) => set.examples);
     const examples = await tokenizeCorpus(opened.tokenizer, corpusPath, records, { maxTokens });
@@ -64,8 +64,8 @@ export async function measureFeatureOnly(modelDir: string, corpusPath: string, r
       const used = process.cpuUsage(cpu);
       return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
     };
-    const anchorRun = await timed(() => featurizeInBatches(opened.model, anchors, 1));
-    const corpusRun = await timed(() => featurizeInBatches(opened.model, examples, 1));
+    const anchorRun = await timed(() => featurizeInBatches(opened.model, anchors, examplesPerBatch(1)));
+    const corpusRun = await timed(() => featurizeInBatches(opened.model, examples, examplesPerBatch(1)));
     return {
       examples: examples.length,
       meanTokens: examples.reduce((n, e) => n + e.ids.length, 0) / examples.length,

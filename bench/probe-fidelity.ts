@@ -1,5 +1,5 @@
 // How well each probe preset × projection ranks a corpus like the paper's exact full-gradient score.
-import { featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
 import { OnnxFeatureModel } from '../shared/src/features/onnx-feature-model.ts';
 import type { Probe } from '../shared/src/graph/probes.ts';
 import { DEFAULT_PROJECTION_SEED, describeProjection, type ProjectionSpec } from '../shared/src/graph/projection.ts';
@@ -34,7 +34,7 @@ export async function streamGradientScores(
 ): Promise<{ scores: Float64Array; seconds: number }> {
   const sets = [];
   for (const { spec, examples: anchorExamples } of anchors) {
-    sets.push({ spec, vectors: (await featurizeInBatches(model, anchorExamples, batchSize)).map((f) => f.gradient) });
+    sets.push({ spec, vectors: (await featurizeInBatches(model, anchorExamples, examplesPerBatch(batchSize))).map((f) => f.gradient) });
   }
   const scorer = new GradientScorer(sets);
   await model.featurize(examples.slice(0, batchSize)); // warm-up: first-run allocations are not throughput
@@ -43,7 +43,7 @@ export async function streamGradientScores(
   for (let start = 0; start < examples.length; start += WINDOW) {
     const window = examples.slice(start, start + WINDOW);
     const t0 = performance.now();
-    const features = await featurizeInBatches(model, window, batchSize);
+    const features = await featurizeInBatches(model, window, examplesPerBatch(batchSize));
     const t1 = performance.now();
     features.forEach((f, i) => (scores[start + i] = scorer.score(f.gradient).score));
     seconds += ((timeScoring ? performance.now() : t1) - t0) / 1000;

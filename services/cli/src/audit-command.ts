@@ -29,11 +29,14 @@ export function addAuditOptions(command: Command): Command {
     .option('--proj <spec>', "gradient projection per parameter: 'none' (exact) or 'kron:OUTxIN'", DEFAULT_PROJECTION)
     .option('--proj-seed <n>', 'seed of the projection matrices and sketch', integer('--proj-seed'))
     .option('--proj-dim <n>', 'CountSketch the (projected) gradient to n dimensions', integer('--proj-dim'))
-    .addOption(new Option('--dtype <type>', 'graph compute type (float16 is for GPU providers; the CPU keeps float32)').choices(['float32', 'float16']).default('float32'))
-    .option('--batch-size <n>', 'examples per model call (1 suits the CPU; larger batches suit GPU providers)', integer('--batch-size'), 1)
+    .addOption(new Option('--dtype <type>', 'graph compute type: float16 halves weights and activations (norms and the loss stay float32)').choices(['float32', 'float16']).default('float32'))
+    .option('--batch-size <n>', 'examples per model call (default from the memory model: 1 on the CPU, up to 32 on a GPU)', integer('--batch-size'))
+    .option('--batch-tokens <n>', 'padded tokens per model call (default from the memory model)', integer('--batch-tokens'))
+    .option('--memory-budget <size>', 'memory to plan sessions and batches for, e.g. 20GiB (default: the host or pod limit, or the GPU memory; also $SAFESIFT_MEMORY_BUDGET)')
+    .option('--prepack', 'keep pre-packed weight copies: ~10% faster CPU matmuls for ~0.8x the weights more (default: only for models under 32 MiB)')
     .option('--limit <n>', 'read only the first n records of each input file', integer('--limit'))
     .option('--max-record-bytes <n>', 'reject records larger than this', integer('--max-record-bytes'))
-    .option('--threads <n>', 'feature threads, each with a single-threaded onnxruntime session (default: all cores)', integer('--threads'))
+    .option('--threads <n>', 'feature threads (default: all cores): one session with n intra-op threads, or n single-threaded sessions for models under 32 MiB', integer('--threads'))
     .option('--out <dir>', 'output folder', 'safesift-out');
 }
 
@@ -68,7 +71,8 @@ export function auditCommand(): Command {
 function humanSummary(s: AuditSummary, out: string): string {
   const lines = [
     `audited ${s.counts.records} records: ${s.counts.scored} scored, ${s.counts.errors} rejected (see errors.jsonl)`,
-    `model ${s.model.path} (${s.model.fingerprint.slice(0, 12)}), gradient probe ${s.features.probe}, projection ${s.features.projection}`,
+    `model ${s.model.path} (${s.model.fingerprint.slice(0, 12)}), gradient probe ${s.features.probe}, projection ${s.features.projection}, ${s.features.dtype}`,
+    ...(s.execution ? [`features: ${s.execution.notes.join('; ')}; estimated peak ${s.execution.estimated_peak}`] : []),
     ...(s.model.synthetic ? [`note: ${s.model.warning}`] : []),
     `ranked by ${s.ranking.column}; top ${s.counts.top_k} in ${out}/topk.parquet, all scores in ${out}/scores.parquet`,
     `${s.throughput.examples_per_s ?? '-'} examples/s, ${(s.timings_ms.total ?? 0) / 1000} s in all`,

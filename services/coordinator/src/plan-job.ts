@@ -138,7 +138,7 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
     const specs = nameAnchorSets(job.audit.harmful, job.audit.safe, job.audit.weights);
     // With a feature cache, last night's anchor features are reused.
     const featureCache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, job.audit, job.audit.anchorTokens), conn.s3);
-    const anchors = await computeAnchorFeatures(specs, opened.tokenizer, opened.model, { ...job.audit, ...(featureCache ? { featureCache } : {}) }, (e) => anchorErrors.push(e), storageByteSources(conn.s3));
+    const anchors = await computeAnchorFeatures(specs, opened.tokenizer, opened.model, { ...job.audit, batch: opened.batch, ...(featureCache ? { featureCache } : {}) }, (e) => anchorErrors.push(e), storageByteSources(conn.s3));
     const base = buildSummary({
       options: job.audit,
       modelDir: opened.synthetic ? 'tiny' : job.audit.model,

@@ -47,7 +47,9 @@ export class JobScorer {
    */
   static async open(job: JobContext, settings: JobScorerSettings, previous: JobScorer | null = null): Promise<JobScorer> {
     const anchors = decodeAnchorFeatures(await job.out.store.get(workKeys.anchors(job.work)));
-    const modelKey = JSON.stringify([job.audit.model, job.audit.format, job.audit.probes, job.audit.projection, job.audit.sketch, settings.threads ?? null]);
+    const a = job.audit;
+    // Everything the feature graph and its plan depend on: a job that matches reuses the open model.
+    const modelKey = JSON.stringify([a.model, a.format, a.probes, a.projection, a.sketch, a.dtype, a.maxTokens, a.batchSize ?? null, a.batchTokens ?? null, settings.threads ?? null]);
     let opened: AuditModel;
     if (previous !== null && previous.modelKey === modelKey) {
       previous.ownsModel = false;
@@ -71,7 +73,7 @@ export class JobScorer {
         gradScorer: new GradientScorer(anchors.gradient),
         specs,
         maxTokens: job.audit.maxTokens,
-        batchSize: job.audit.batchSize,
+        batch: opened.batch,
         method: job.audit.method,
         ...(cache ? { cache } : {}),
       };

@@ -3,6 +3,7 @@ import { localFiles, type ByteSourceOpener } from '../corpus/local-sources.ts';
 import type { Example, RecordError } from '../corpus/example.ts';
 import { ConfigError, SafesiftError } from '../errors.ts';
 import type { FeatureModel } from '../features/feature-model.ts';
+import type { BatchLimits } from './featurize-batches.ts';
 import { isRendered, type PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AnchorSetSpec, AnchorSetVectors } from '../scoring/anchor-sets.ts';
 import { featurizeWithCache } from '../feature-cache/cached-featurize.ts';
@@ -19,7 +20,7 @@ export interface AnchorFeatures {
 export interface AnchorFeatureOptions {
   maxTokens: number;
   anchorTokens: number;
-  batchSize: number;
+  batch: BatchLimits;
   maxRecordBytes: number;
   /** Anchor features cached by content (its key must name anchorTokens as the response token limit). */
   featureCache?: FeatureCache;
@@ -63,7 +64,7 @@ export async function computeAnchorFeatures(
       return [];
     });
     if (usable.length === 0) throw new ConfigError(`anchor set ${spec.name} (${spec.source}) has no usable anchor record`);
-    const features = await featurizeWithCache(model, usable, options.batchSize, options.featureCache);
+    const features = await featurizeWithCache(model, usable, options.batch, options.featureCache);
     result.representation.push({ spec, vectors: features.map((f) => f.representation) });
     result.gradient.push({ spec, vectors: features.map((f) => f.gradient) });
     result.counts.push(usable.length);

@@ -1,9 +1,17 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '../errors.ts';
 import type { FeatureModel } from '../features/feature-model.ts';
+import { planFeatureExecution, type FeatureDevice, type FeaturePlan } from '../features/feature-plan.ts';
+import { gpuMemoryBytes, hostMemoryBytes, parseByteSize } from '../features/memory-budget.ts';
+import { featureMemoryModel, type FeatureMemoryModel } from '../features/memory-model.ts';
+import { cudaDeviceId, executionProviders } from '../features/onnx-feature-model.ts';
 import { PooledFeatureModel } from '../features/pooled-feature-model.ts';
+import { gradientDimension } from '../graph/feature-graph.ts';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
 import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
 import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AuditOptions } from './audit-options.ts';
+import type { BatchLimits } from './featurize-batches.ts';
 
 /** The model side of an audit: checkpoint, prompt tokenizer and feature model, opened together. */
 export interface AuditModel {
@@ -12,12 +20,19 @@ export interface AuditModel {
   synthetic: boolean;
   checkpoint: Checkpoint;
   tokenizer: PromptTokenizer;
-  /** Its worker threads open their sessions in the background; batches wait for them. */
+  /** Its sessions open in the background; batches wait for them. */
   model: FeatureModel;
+  /** Sessions, threads and batch limits, chosen from the memory model (summary.json → execution). */
+  plan: FeaturePlan;
+  memory: FeatureMemoryModel;
+  /** The batch limits every featurize call of this audit uses. */
+  batch: BatchLimits;
   close(): Promise<void>;
 }
 
-type ModelOptions = Pick<AuditOptions, 'format' | 'probes' | 'projection' | 'sketch' | 'threads'>;
+/** What opening the model needs; the planning knobs left out are chosen by the memory model. */
+type ModelOptions = Pick<AuditOptions, 'format' | 'probes' | 'projection' | 'sketch' | 'dtype' | 'maxTokens'> &
+  Partial<Pick<AuditOptions, 'threads' | 'batchSize' | 'batchTokens' | 'memoryBudget' | 'prepack'>>;
 
 /** Opens `localModel` (a folder, or `tiny`) with the feature options of an audit. */
 export async function openAuditModel(localModel: string, options: ModelOptions): Promise<AuditModel> {
@@ -26,14 +41,15 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
   const checkpoint = await openCheckpoint(modelDir);
   try {
     const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
-    // One single-threaded session per core beats one session on every core (BENCHMARKS.md).
+    const featureOptions = { probe: options.probes, projection: options.projection, sketch: options.sketch, dtype: options.dtype };
+    const device = featureDevice();
+    const memory = featureMemoryModel(checkpoint.config, options.dtype, gradientDimension(checkpoint, featureOptions), device);
+    const plan = planFor(memory, device, options);
     const model = await PooledFeatureModel.start(checkpoint, {
-      probe: options.probes,
-      projection: options.projection,
-      sketch: options.sketch,
-      // onnxruntime-node ships the CPU provider only, and the CPU keeps float32 (see summary.features.dtype).
-      dtype: 'float32',
-      ...(options.threads ? { workers: options.threads } : {}),
+      ...featureOptions,
+      workers: plan.sessions,
+      threads: plan.threadsPerSession,
+      prepack: plan.prepack,
     });
     return {
       modelDir,
@@ -41,6 +57,9 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
       checkpoint,
       tokenizer,
       model,
+      plan,
+      memory,
+      batch: { examples: plan.batchExamples, tokens: plan.batchTokens },
       async close() {
         await model.close();
         await checkpoint.close();
@@ -50,4 +69,35 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
     await checkpoint.close();
     throw error;
   }
+}
+
+/** GPU when the first execution provider is one ($SAFESIFT_EXECUTION_PROVIDERS). */
+export function featureDevice(): FeatureDevice {
+  const first = executionProviders()[0];
+  return first === 'cuda' || first === 'tensorrt' ? 'gpu' : 'cpu';
+}
+
+/** The budget from --memory-budget, the GPU or the host (pod) limit. */
+function planFor(memory: FeatureMemoryModel, device: FeatureDevice, options: ModelOptions): FeaturePlan {
+  const fromEnv = process.env.SAFESIFT_MEMORY_BUDGET;
+  const budgetBytes =
+    options.memoryBudget ??
+    (fromEnv ? parseByteSize(fromEnv, 'SAFESIFT_MEMORY_BUDGET') : device === 'gpu' ? gpuMemoryBytes(cudaDeviceId()) : hostMemoryBytes());
+  if (budgetBytes === null) {
+    throw new ConfigError('--memory-budget: nvidia-smi could not report the GPU memory; give the GPU memory to plan for, e.g. --memory-budget 80GiB');
+  }
+  const plan = planFeatureExecution(memory, {
+    device,
+    cores: availableParallelism(),
+    budgetBytes,
+    maxTokens: options.maxTokens,
+    threads: options.threads,
+    batchSize: options.batchSize,
+    batchTokens: options.batchTokens,
+    prepack: options.prepack,
+  });
+  if (device === 'cpu' && options.dtype === 'float16') {
+    plan.notes.push('float16 on the CPU provider: onnxruntime casts most ops to float32, which costs memory and time (float16 is for GPUs)');
+  }
+  return plan;
 }

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.ts';
 import { DEMO_INPUTS } from './demo-inputs.ts';
 import { PROBES } from '../graph/probes.ts';
 import { parseLocation } from '../storage/location.ts';
+import { parseByteSize } from '../features/memory-budget.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 
 /**
@@ -53,14 +54,23 @@ const rawAuditOptions = z.object({
   projSeed: z.number().int().min(0).default(DEFAULT_PROJECTION_SEED),
   /** Optional CountSketch of the (projected) gradient to this many dimensions. */
   projDim: z.number().int().min(1).optional(),
-  /** Examples per model call. 1 on the CPU: each pool thread takes one example, no padding (BENCHMARKS.md). */
-  batchSize: z.number().int().min(1).default(1),
+  /**
+   * Examples per model call. Default from the memory model: 1 on the CPU (no padding; threads work
+   * inside the call), on a GPU as many as fit beside the weights (at most 32).
+   */
+  batchSize: z.number().int().min(1).optional(),
+  /** Padded tokens per model call (examples × the longest); default from the memory model. */
+  batchTokens: z.number().int().min(2).optional(),
+  /** Memory to plan sessions and batches for (e.g. "20GiB"); default the host's or pod's limit, or the GPU's. */
+  memoryBudget: z.union([z.number().int().positive(), z.string()]).optional(),
+  /** Keep pre-packed weight copies (faster CPU MatMuls, ~0.8× the weights more); default only for small models. */
+  prepack: z.boolean().optional(),
   /** First N records of each input file. */
   limit: z.number().int().min(1).optional(),
   maxRecordBytes: z.number().int().min(1).default(4 * 1024 * 1024),
-  /** Graph compute type; float16 is for GPU execution providers, the CPU keeps float32. */
+  /** Graph compute type: float16 halves weights and activations (norms, softmax statistics and the loss stay float32). */
   dtype: z.enum(['float32', 'float16']).default('float32'),
-  /** onnxruntime intra-op threads (default: all cores). */
+  /** Feature threads (default: all cores): intra-op threads of one session, or one session each for small models. */
   threads: z.number().int().min(1).optional(),
   out: z.string().default('safesift-out'),
   /** Feature cache (local folder or s3://bucket/prefix): a re-audit featurizes only new or changed examples. */
@@ -71,8 +81,10 @@ const rawAuditOptions = z.object({
 
 export type RawAuditOptions = z.input<typeof rawAuditOptions>;
 
-export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape' | 'name'> {
+export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape' | 'name' | 'memoryBudget'> {
   name: string;
+  /** Bytes; undefined: detected when the model opens. */
+  memoryBudget: number | undefined;
   projection: ProjectionSpec;
   sketch: SketchSpec | null;
   recordShape: RecordShape | undefined;
@@ -86,7 +98,7 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
     const problems = parsed.error.issues.map((issue) => `--${kebab(issue.path.join('.'))}: ${issue.message}`);
     throw new ConfigError(`invalid options:\n  ${problems.join('\n  ')}`);
   }
-  const { proj, projSeed, projDim, recordShape, name, ...rest } = parsed.data;
+  const { proj, projSeed, projDim, recordShape, name, memoryBudget, ...rest } = parsed.data;
   if (rest.cache !== undefined) checkCacheLocation(rest.cache);
   // Without data or anchors, the shipped demo inputs fill in (the README's first command).
   const demo = rest.data.length === 0;
@@ -106,6 +118,7 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
     ...rest,
     recordShape,
     name: name ?? runNameOf(rest.out),
+    memoryBudget: typeof memoryBudget === 'string' ? parseByteSize(memoryBudget, '--memory-budget') : memoryBudget,
     projSeed,
     projection: parseProjection(proj, projSeed),
     sketch: projDim === undefined ? null : { dim: projDim, seed: projSeed },

@@ -1,5 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import type { FeatureModelInfo } from '../features/feature-model.ts';
+import type { FeaturePlan } from '../features/feature-plan.ts';
+import { formatBytes, type FeatureMemoryModel } from '../features/memory-model.ts';
 import { gradientLayout } from '../graph/gradient-features.ts';
 import { probedParams } from '../graph/probes.ts';
 import type { CacheSummary } from '../feature-cache/audit-cache.ts';
@@ -42,6 +44,8 @@ export interface SummaryParts {
   /** With --cache: hits and misses, and the diff against the run name's previous run (null: none). */
   cache?: CacheSummary;
   diff?: RunDiff | null;
+  /** How features were computed here (the coordinator's for a cluster job: each worker plans its own). */
+  execution?: { plan: FeaturePlan; memory: FeatureMemoryModel };
 }
 
 const PROBE_NOTES: Record<string, string> = {
@@ -88,8 +92,8 @@ export function buildSummary(p: SummaryParts) {
       projection: p.featureInfo.projection,
       projection_seed: projection.kind === 'kron' ? projection.seed : null,
       sketch: p.options.sketch,
-      dtype: 'float32',
-      ...(p.options.dtype === 'float16' ? { dtype_note: 'float16 was asked for; the CPU execution provider keeps float32' } : {}),
+      // The compute type the graph was built and run with (there is no silent fallback).
+      dtype: p.options.dtype,
       // Where each parameter's block sits in the gradient feature: needed to compare runs and workers.
       blocks: gradientLayout(probedParams(c, p.options.probes), projection),
       gradient_dim: p.featureInfo.gradientDim,
@@ -105,12 +109,30 @@ export function buildSummary(p: SummaryParts) {
     timings_ms: Object.fromEntries(Object.entries(p.timings).map(([k, v]) => [k.replace(/Ms$/, ''), Math.round(v)])),
     throughput: { examples_per_s: p.timings.corpusMs > 0 ? round((scored * 1000) / p.timings.corpusMs) : null },
     peak_rss_mib: round(peakRssBytes() / 2 ** 20),
+    ...(p.execution ? { execution: executionSummary(p.execution.plan, p.execution.memory) } : {}),
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', memory_gib: round(totalmem() / 2 ** 30), node: process.version },
   };
 }
 
 export function writeSummary(path: string, summary: AuditSummary): Promise<void> {
   return writeJsonAtomic(path, summary);
+}
+
+/** The plan and the memory model behind it, in bytes and as text (README: memory model). */
+function executionSummary(plan: FeaturePlan, memory: FeatureMemoryModel) {
+  return {
+    device: plan.device,
+    sessions: plan.sessions,
+    threads_per_session: plan.threadsPerSession,
+    prepacked_weights: plan.prepack,
+    batch_examples: plan.batchExamples,
+    batch_tokens: Number.isFinite(plan.batchTokens) ? plan.batchTokens : null,
+    memory_budget_bytes: plan.budgetBytes,
+    estimated_peak_bytes: Math.round(plan.estimatedPeakBytes),
+    estimated_peak: formatBytes(plan.estimatedPeakBytes),
+    memory_model: { weight_bytes: memory.weightBytes, per_token_bytes: memory.perTokenBytes, per_example_bytes: memory.perExampleBytes },
+    notes: plan.notes,
+  };
 }
 
 function round(x: number): number {

@@ -1,20 +1,51 @@
 import type { ExampleFeatures, FeatureModel } from '../features/feature-model.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 
+/** How big one model call may be: examples, and padded tokens (examples × the longest one). */
+export interface BatchLimits {
+  examples: number;
+  tokens: number;
+}
+
+/** At most `examples` per batch, with no token limit beyond what that implies. */
+export function examplesPerBatch(examples: number): BatchLimits {
+  return { examples, tokens: Infinity };
+}
+
 /**
- * Features for many examples, in their input order. Examples are batched by length (longest
- * first) so padding wastes little compute; the order of results does not depend on batching.
- * Up to `model.concurrency` batches are in flight at once (a worker pool runs them side by side).
+ * Batches of examples sorted by length, longest first, so padding wastes little compute: each
+ * batch takes the next examples while it has fewer than `limits.examples` and its padded size
+ * (count × its first, longest, example) stays within `limits.tokens`. A single example longer
+ * than the token limit still gets a batch of its own.
+ */
+export function lengthBuckets(lengths: readonly number[], limits: BatchLimits): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  const batches: number[][] = [];
+  let current: number[] = [];
+  for (const index of order) {
+    const longest = current.length > 0 ? lengths[current[0]!]! : lengths[index]!;
+    if (current.length > 0 && (current.length >= limits.examples || (current.length + 1) * longest > limits.tokens)) {
+      batches.push(current);
+      current = [];
+    }
+    current.push(index);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * Features for many examples, in their input order, computed in length buckets; the order of
+ * results does not depend on batching. Up to `model.concurrency` batches are in flight at once (a
+ * pool of sessions runs them side by side).
  */
 export async function featurizeInBatches(
   model: FeatureModel,
   examples: readonly TokenizedExample[],
-  batchSize: number,
+  limits: BatchLimits,
   onBatch?: (done: number) => void,
 ): Promise<ExampleFeatures[]> {
-  const order = examples.map((_, i) => i).sort((a, b) => examples[b]!.ids.length - examples[a]!.ids.length || a - b);
-  const batches: number[][] = [];
-  for (let start = 0; start < order.length; start += batchSize) batches.push(order.slice(start, start + batchSize));
+  const batches = lengthBuckets(examples.map((e) => e.ids.length), limits);
   const results = new Array<ExampleFeatures>(examples.length);
   let next = 0;
   // Each lane takes the next batch when its previous one is done; results go to their input slots.

@@ -52,7 +52,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
   report();
 
   const opened = await openAuditModel(options.model, options);
-  const { modelDir, synthetic, checkpoint, tokenizer, model } = opened;
+  const { modelDir, synthetic, checkpoint, tokenizer, model, batch } = opened;
   let s3Client: S3Client | undefined;
   const s3 = () => (s3Client ??= createS3Client());
   let cache: AuditCache | null = null;
@@ -75,7 +75,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     report();
     const anchorStart = performance.now();
     const specs = nameAnchorSets(options.harmful, options.safe, options.weights);
-    const anchors = await computeAnchorFeatures(specs, tokenizer, model, { ...options, ...(cache ? { featureCache: cache.anchors } : {}) }, recordError);
+    const anchors = await computeAnchorFeatures(specs, tokenizer, model, { ...options, batch, ...(cache ? { featureCache: cache.anchors } : {}) }, recordError);
     const repScorer = new RepresentationScorer(anchors.representation, { topN: options.topN });
     const gradScorer = new GradientScorer(anchors.gradient);
     timings.anchorsMs = performance.now() - anchorStart;
@@ -88,7 +88,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     const top = new TopK<RankedEntry>(options.k, 'top');
     const bottom = new TopK<RankedEntry>(options.bottomK, 'bottom');
 
-    const context: ScoringContext = { tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batchSize: options.batchSize, method: options.method, ...(cache ? { cache: cache.corpus } : {}) };
+    const context: ScoringContext = { tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batch, method: options.method, ...(cache ? { cache: cache.corpus } : {}) };
     const inFlight: Promise<ScoredExamples>[] = [];
     const takeOldest = async () => {
       const scored = await inFlight.shift()!;
@@ -168,6 +168,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       timings: { ...timings, totalMs: performance.now() - started },
       outputs,
       ...(cache ? { cache: cache.summary(), diff: diff ?? null } : {}),
+      execution: { plan: opened.plan, memory: opened.memory },
     });
     await writeSummary(join(options.out, 'summary.json'), summary);
     return summary;

@@ -12,6 +12,7 @@ import type { RepresentationScorer } from '../scoring/representation-score.ts';
 import { featurizeProjected, type LateTokenizer } from '../feature-cache/cached-featurize.ts';
 import { renderDigest } from '../feature-cache/render-digest.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
+import type { BatchLimits } from './featurize-batches.ts';
 import { preview, scoreRow, type RankedEntry } from './score-table.ts';
 
 /** Everything needed to turn examples into scores; the same in the local audit and in a worker. */
@@ -22,7 +23,7 @@ export interface ScoringContext {
   gradScorer: GradientScorer;
   specs: readonly AnchorSetSpec[];
   maxTokens: number;
-  batchSize: number;
+  batch: BatchLimits;
   method: 'grad' | 'rep';
   /** Features cached by example content: only misses are featurized (same results as without). */
   cache?: FeatureCache;
@@ -48,7 +49,7 @@ export async function scoreExamples(window: readonly Example[], ctx: ScoringCont
   const { usable, failed } = await prepareExamples(window, ctx);
   // Gradients are only ever needed projected onto the anchor targets, which the cache also keeps.
   const requests = usable.map((u) => ({ id: u.example.id, digest: u.digest, tokenized: u.tokenized }));
-  const features = await featurizeProjected(ctx.model, requests, ctx.batchSize, ctx.cache, ctx.gradScorer, lateTokenizer(usable, ctx));
+  const features = await featurizeProjected(ctx.model, requests, ctx.batch, ctx.cache, ctx.gradScorer, lateTokenizer(usable, ctx));
   const errors: RecordError[] = [...failed].sort(([a], [b]) => a - b).map(([position, reason]) => ({ source: window[position]!.source, row: window[position]!.row, reason }));
   const result: ScoredExamples = { rows: [], entries: [], examples: [], errors };
   usable.forEach(({ example }, i) => {

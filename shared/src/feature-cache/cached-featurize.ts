@@ -1,4 +1,4 @@
-import { featurizeInBatches } from '../audit/featurize-batches.ts';
+import { featurizeInBatches, type BatchLimits } from '../audit/featurize-batches.ts';
 import type { ExampleFeatures, FeatureModel } from '../features/feature-model.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { CachedFeatures, FeatureCache, NewCacheEntry } from './feature-cache.ts';
@@ -46,10 +46,10 @@ export interface ProjectedFeatures {
 export async function featurizeWithCache(
   model: FeatureModel,
   requests: readonly FeatureRequest[],
-  batchSize: number,
+  batch: BatchLimits,
   cache: FeatureCache | undefined,
 ): Promise<ExampleFeatures[]> {
-  const resolved = await resolveFeatures(model, requests, batchSize, cache, undefined, noLateTokens);
+  const resolved = await resolveFeatures(model, requests, batch, cache, undefined, noLateTokens);
   return resolved.map(({ features: { loss, representation, gradient } }) => ({ loss, representation, gradient: gradient! }));
 }
 
@@ -62,12 +62,12 @@ export async function featurizeWithCache(
 export async function featurizeProjected(
   model: FeatureModel,
   requests: readonly FeatureRequest[],
-  batchSize: number,
+  batch: BatchLimits,
   cache: FeatureCache | undefined,
   projector: GradientProjector,
   tokenizeLate: LateTokenizer = noLateTokens,
 ): Promise<ProjectedFeatures[]> {
-  const resolved = await resolveFeatures(model, requests, batchSize, cache, projector, tokenizeLate);
+  const resolved = await resolveFeatures(model, requests, batch, cache, projector, tokenizeLate);
   return resolved.map(({ features: { loss, representation, gradient, projection }, tokens, truncated }) => ({
     loss,
     representation,
@@ -91,14 +91,14 @@ const noLateTokens: LateTokenizer = (positions) =>
 async function resolveFeatures(
   model: FeatureModel,
   requests: readonly FeatureRequest[],
-  batchSize: number,
+  batch: BatchLimits,
   cache: FeatureCache | undefined,
   projector: GradientProjector | undefined,
   tokenizeLate: LateTokenizer,
 ): Promise<Resolved[]> {
   if (cache === undefined) {
     const tokenized = await tokensOf(requests, requests.map((_, i) => i), tokenizeLate);
-    const computed = await featurizeInBatches(model, tokenized, batchSize);
+    const computed = await featurizeInBatches(model, tokenized, batch);
     return computed.map((f, i) => ({ features: { ...f, projection: null }, tokens: tokenized[i]!.ids.length, truncated: tokenized[i]!.truncated }));
   }
   const keyOf = (i: number) => `${requests[i]!.id}\u0000${requests[i]!.digest}`;
@@ -111,7 +111,7 @@ async function resolveFeatures(
   const cached: number[] = [];
   const missing: number[] = [];
   for (const i of unique) (cache.has(requests[i]!.id, requests[i]!.digest) ? cached : missing).push(i);
-  const computing = tokensOf(requests, missing, tokenizeLate).then((tokenized) => featurizeInBatches(model, tokenized, batchSize).then((features) => ({ tokenized, features })));
+  const computing = tokensOf(requests, missing, tokenizeLate).then((tokenized) => featurizeInBatches(model, tokenized, batch).then((features) => ({ tokenized, features })));
   computing.catch(() => undefined); // awaited below; not "unhandled" while the hits are read
   const lookupOptions = projector === undefined ? {} : { projection: projector.target };
   const found = await cache.lookup(cached.map((i) => requests[i]!.id), cached.map((i) => requests[i]!.digest), lookupOptions);
@@ -121,7 +121,7 @@ async function resolveFeatures(
   const lateTokens = await tokensOf(requests, late, tokenizeLate);
   const fresh = await computing;
   const tokenized = [...fresh.tokenized, ...lateTokens];
-  const computed = [...fresh.features, ...(await featurizeInBatches(model, lateTokens, batchSize))];
+  const computed = [...fresh.features, ...(await featurizeInBatches(model, lateTokens, batch))];
   const recomputed = [...missing, ...late];
 
   const byPosition = new Map<number, Resolved>();

@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { ModelError } from '../errors.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { buildFeatureGraph, FEATURE_IO, GRAPH_BUILDER_VERSION, gradientDimension } from '../graph/feature-graph.ts';
 import { cachedGraph } from '../graph/graph-cache.ts';
@@ -39,6 +40,10 @@ export interface SessionOptions {
   threads?: number;
   /** onnxruntime graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Pre-packed weight copies (default true; see GraphSessionOptions.prepack). */
+  prepack?: boolean;
+  /** GPU ordinal (default $SAFESIFT_CUDA_DEVICE or 0). */
+  deviceId?: number;
 }
 
 /** Builds the feature graph for `checkpoint` (or reuses the cached one). */
@@ -82,7 +87,9 @@ export class OnnxFeatureModel implements FeatureModel {
     const session = await openGraphSession(prepared.info.graphPath, {
       optimization: options.optimization ?? 'all',
       providers: executionProviders(),
+      deviceId: options.deviceId ?? cudaDeviceId(),
       ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.prepack === undefined ? {} : { prepack: options.prepack }),
     });
     return new OnnxFeatureModel(prepared.info, session, prepared.emitLogits, prepared.vocabSize);
   }
@@ -125,6 +132,14 @@ function floatData(results: ort.InferenceSession.ReturnType, name: string): Floa
   const tensor = results[name];
   if (!tensor || !(tensor.data instanceof Float32Array)) throw new Error(`feature graph returned no float output '${name}'`);
   return tensor.data;
+}
+
+/** The GPU a worker pod was given: $SAFESIFT_CUDA_DEVICE (default 0; the device plugin maps one GPU per pod to 0). */
+export function cudaDeviceId(): number {
+  const text = process.env.SAFESIFT_CUDA_DEVICE ?? '0';
+  const id = Number(text);
+  if (!Number.isInteger(id) || id < 0) throw new ModelError(`SAFESIFT_CUDA_DEVICE: expected a GPU ordinal (0, 1, …), got '${text}'`);
+  return id;
 }
 
 /**

@@ -9,6 +9,15 @@ export interface GraphSessionOptions {
   providers: string[];
   /** Intra-op threads (default: onnxruntime's, all cores). */
   threads?: number;
+  /**
+   * Let kernels keep pre-packed copies of constant weights (default true): about 15% faster MatMuls
+   * on the CPU, but each weight then lives once more per consuming node (the graph uses every weight
+   * twice, forward and backward). Off, the weights stay memory-mapped from the graph's data file:
+   * one copy, shared with the page cache.
+   */
+  prepack?: boolean;
+  /** GPU ordinal for the cuda and tensorrt providers (default 0). */
+  deviceId?: number;
 }
 
 /**
@@ -20,9 +29,11 @@ export interface GraphSessionOptions {
  * providers may fuse nodes that a file cannot hold.
  */
 export async function openGraphSession(graphPath: string, options: GraphSessionOptions): Promise<ort.InferenceSession> {
+  const deviceId = options.deviceId ?? 0;
   const base: ort.InferenceSession.SessionOptions = {
-    executionProviders: options.providers,
+    executionProviders: options.providers.map((name) => (name === 'cuda' || name === 'tensorrt' ? { name, deviceId } : name)),
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    ...(options.prepack === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
   const cpuOnly = options.providers.length === 1 && options.providers[0] === 'cpu';
   if (!cpuOnly || options.optimization === 'disabled') {

@@ -49,6 +49,7 @@ export class PooledFeatureModel implements FeatureModel {
   private constructor(
     readonly info: FeatureModelInfo & { graphPath: string; graphBuilt: boolean },
     private readonly slots: Slot[],
+    private readonly startHint = '',
   ) {
     const started = slots.map((slot) => this.watch(slot));
     this.ready = Promise.all(started).then(() => undefined);
@@ -80,10 +81,17 @@ export class PooledFeatureModel implements FeatureModel {
     const count = Math.max(1, options.workers ?? availableParallelism());
     const data: FeatureWorkerData = {
       prepared,
-      session: { threads: options.threads ?? 1, ...(options.optimization ? { optimization: options.optimization } : {}) },
+      session: {
+        threads: options.threads ?? 1,
+        ...(options.optimization ? { optimization: options.optimization } : {}),
+        ...(options.prepack === undefined ? {} : { prepack: options.prepack }),
+        ...(options.deviceId === undefined ? {} : { deviceId: options.deviceId }),
+      },
     };
     const slots = Array.from({ length: count }, (): Slot => ({ worker: new Worker(WORKER_ENTRY, { workerData: data }), job: null, ready: false, exited: false }));
-    return new PooledFeatureModel(prepared.info, slots);
+    // A provider without half-precision kernels for some op fails here, at session start.
+    const startHint = options.dtype === 'float16' ? ' (with --dtype float16: the execution provider may lack half-precision kernels for it; use --dtype float32)' : '';
+    return new PooledFeatureModel(prepared.info, slots, startHint);
   }
 
   /** Wires a worker's events; resolves when its session is open, rejects if it cannot start. */
@@ -100,7 +108,7 @@ export class PooledFeatureModel implements FeatureModel {
           resolve();
           this.dispatch();
         } else {
-          failStart(new ModelError(`feature worker could not open the graph: ${reply.kind === 'error' ? reply.message : reply.kind}`));
+          failStart(new ModelError(`feature worker could not open the graph: ${reply.kind === 'error' ? reply.message : reply.kind}${this.startHint}`));
         }
       });
       slot.worker.on('error', (error) => {

@@ -75,9 +75,12 @@ test('defaults are those of safesift audit', () => {
   const withData = compileJobSpec(parseJobSpec('out: o\ndata: [a.jsonl]\nharmful: h.jsonl\n', 'spec.yaml'));
   assert.deepStrictEqual(compileAuditOptions(withData.audit), compileAuditOptions({ out: 'o', data: ['a.jsonl'], harmful: ['h.jsonl'] }));
   // Every audit default is written out, so a worker with other defaults still runs the same audit.
-  for (const key of ['model', 'format', 'method', 'k', 'bottomK', 'topN', 'maxTokens', 'anchorTokens', 'probes', 'proj', 'projSeed', 'batchSize', 'maxRecordBytes']) {
+  for (const key of ['model', 'format', 'method', 'k', 'bottomK', 'topN', 'maxTokens', 'anchorTokens', 'probes', 'proj', 'projSeed', 'dtype', 'maxRecordBytes']) {
     assert.ok(Object.hasOwn(withData.audit, key), key);
   }
+  // Batch limits left open are each worker's own choice, from its memory (GPU or CPU).
+  assert.ok(!Object.hasOwn(withData.audit, 'batchSize') && !Object.hasOwn(withData.audit, 'batchTokens'));
+  assert.equal(compileJobSpec(parseJobSpec('out: o\ndtype: float16\nbatch-tokens: 8192\n', 'spec.yaml')).audit.dtype, 'float16');
 });
 
 test('one path may stand for a list of one', () => {
@@ -116,7 +119,8 @@ test('bad specs are ConfigErrors naming the file and the field', () => {
     ['out: o\nbottomk: 3\n', /^spec\.yaml: bottomk: unknown key \(did you mean 'bottomK'\?\)$/],
     ['out: o\nbatch_size: 3\n', /batch_size: unknown key \(did you mean 'batchSize'\?\)/],
     ['out: o\nmax-token: 3\n', /^spec\.yaml: max-token: unknown key$/],
-    ['out: o\ndtype: float16\n', /dtype: unknown key/],
+    ['out: o\ndtype: float64\n', /^spec\.yaml: dtype: expected one of float32, float16, got "float64"$/],
+    ['out: o\nthreads: 4\n', /threads: unknown key/],
     ['out: o\nbottom-k: 1\nbottomK: 2\n', /bottomK: given twice \(also as bottom-k\)/],
     ['out: o\nk: 1\nk: 2\n', /^spec\.yaml: not valid YAML: .*[Mm]ap keys must be unique/],
     ['out: o\n  k: [1\n', /^spec\.yaml: not valid YAML/],
@@ -204,7 +208,8 @@ test('a bad stored spec is a ConfigError', () => {
     [null, /expected an object/],
     [{ ...good, version: 2 }, /unsupported version 2/],
     [{ ...good, extra: 1 }, /unknown key extra/],
-    [{ ...good, audit: { ...good.audit, dtype: 'float16' } }, /stored job spec: dtype: unknown key/],
+    [{ ...good, audit: { ...good.audit, dtype: 'bfloat16' } }, /stored job spec: dtype: expected one of float32, float16/],
+    [{ ...good, audit: { ...good.audit, threads: 4 } }, /stored job spec: threads: unknown key/],
     [{ ...good, audit: { ...good.audit, k: 'ten' } }, /stored job spec: k: expected a number/],
     [{ ...good, audit: { ...good.audit, 'bottom-k': 1 } }, /bottom-k: unknown key/],
     [{ ...good, name: 'Bad Name' }, /stored job spec: name:/],

@@ -1,3 +1,4 @@
+import { examplesPerBatch } from '../../../shared/src/audit/featurize-batches.ts';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
@@ -54,7 +55,7 @@ test('a re-run featurizes only new or changed examples and returns what an uncac
   const dir = tempDir('cached-featurize');
   const model = new CountingModel();
   const cold = await FeatureCache.open(dir, KEY, noS3);
-  const first = await featurizeWithCache(model, corpus, 3, cold);
+  const first = await featurizeWithCache(model, corpus, examplesPerBatch(3), cold);
   await cold.flush();
   assert.equal(model.featurized, 20);
   assert.deepEqual([cold.stats.hits, cold.stats.misses], [0, 20]);
@@ -64,10 +65,10 @@ test('a re-run featurizes only new or changed examples and returns what an uncac
   changed[15] = request('ex15', [...corpus[15]!.tokenized!.ids].slice(0, 3), true);
   model.featurized = 0;
   const warm = await FeatureCache.open(dir, KEY, noS3);
-  const second = await featurizeWithCache(model, changed, 3, warm);
+  const second = await featurizeWithCache(model, changed, examplesPerBatch(3), warm);
   assert.equal(model.featurized, 3);
   assert.deepEqual([warm.stats.hits, warm.stats.misses], [17, 3]);
-  const uncached = await featurizeWithCache(new CountingModel(), changed, 3, undefined);
+  const uncached = await featurizeWithCache(new CountingModel(), changed, examplesPerBatch(3), undefined);
   assertSameFeatures(second, uncached);
   assertSameFeatures(second.filter((_, i) => ![4, 11, 15].includes(i)), first.filter((_, i) => ![4, 11, 15].includes(i)));
 });
@@ -76,12 +77,12 @@ test('an id repeated in one call is featurized once; its repeats count as hits',
   const model = new CountingModel();
   const cache = await FeatureCache.open(tempDir('cached-dupes'), KEY, noS3);
   const requests = [corpus[0]!, corpus[1]!, corpus[0]!, corpus[0]!];
-  const features = await featurizeWithCache(model, requests, 2, cache);
+  const features = await featurizeWithCache(model, requests, examplesPerBatch(2), cache);
   assert.equal(model.featurized, 2);
   assert.deepEqual([cache.stats.hits, cache.stats.misses], [2, 2]);
-  assertSameFeatures(features, await featurizeWithCache(new CountingModel(), requests, 2, undefined));
+  assertSameFeatures(features, await featurizeWithCache(new CountingModel(), requests, examplesPerBatch(2), undefined));
   // Later calls in the same session find them pending, before any segment is written.
-  await featurizeWithCache(model, [corpus[1]!], 2, cache);
+  await featurizeWithCache(model, [corpus[1]!], examplesPerBatch(2), cache);
   assert.equal(model.featurized, 2);
   assert.equal(cache.stats.segmentsWritten, 0);
 });
@@ -90,13 +91,13 @@ test('entries whose segment turns out to be missing are computed after all, with
   const dir = tempDir('cached-late');
   const model = new CountingModel();
   const cache = await FeatureCache.open(dir, KEY, noS3);
-  const expected = await featurizeWithCache(model, corpus, 4, cache);
+  const expected = await featurizeWithCache(model, corpus, examplesPerBatch(4), cache);
   await cache.flush();
   const reopened = await FeatureCache.open(dir, KEY, noS3); // its index lists the segment...
   const segments = join(dir, 'features', cacheNamespace(KEY), 'segments');
   for (const name of readdirSync(segments)) rmSync(join(segments, name)); // ...which is then lost
   model.featurized = 0;
-  assertSameFeatures(await featurizeWithCache(model, corpus, 4, reopened), expected);
+  assertSameFeatures(await featurizeWithCache(model, corpus, examplesPerBatch(4), reopened), expected);
   assert.equal(model.featurized, corpus.length);
   assert.deepEqual([reopened.stats.hits, reopened.stats.misses], [0, corpus.length]);
   await reopened.flush();
@@ -118,15 +119,15 @@ function projector(target: string, rows: number[][]): GradientProjector & { call
 test('projected features: a re-run against the same targets reads no gradient and returns what an uncached run returns', async () => {
   const dir = tempDir('cached-projected');
   const targets = [[1, 0, 2, 0, 0, 1], [0, 3, 0, 0, 1, 0]];
-  const uncached = await featurizeProjected(new CountingModel(), corpus, 4, undefined, projector('t', targets));
+  const uncached = await featurizeProjected(new CountingModel(), corpus, examplesPerBatch(4), undefined, projector('t', targets));
   const model = new CountingModel();
   const cold = await FeatureCache.open(dir, KEY, noS3);
-  const first = await featurizeProjected(model, corpus, 4, cold, projector('t', targets));
+  const first = await featurizeProjected(model, corpus, examplesPerBatch(4), cold, projector('t', targets));
   await cold.flush();
 
   const warm = await FeatureCache.open(dir, KEY, noS3);
   const same = projector('t', targets);
-  const second = await featurizeProjected(model, corpus, 4, warm, same);
+  const second = await featurizeProjected(model, corpus, examplesPerBatch(4), warm, same);
   assert.equal(model.featurized, 20); // nothing recomputed
   assert.deepEqual({ gradientsRead: warm.stats.gradientsRead, projected: same.calls }, { gradientsRead: 0, projected: 0 });
   for (const run of [first, second]) {
@@ -139,11 +140,11 @@ test('projected features: a re-run against the same targets reads no gradient an
   // New anchors: the stored projections do not apply, so the gradients are read and projected afresh.
   const other = projector('t2', [[0, 0, 0, 1, 1, 1]]);
   const reopened = await FeatureCache.open(dir, KEY, noS3);
-  const third = await featurizeProjected(model, corpus, 4, reopened, other);
+  const third = await featurizeProjected(model, corpus, examplesPerBatch(4), reopened, other);
   assert.equal(model.featurized, 20);
   assert.ok(reopened.stats.gradientsRead > 0);
   assert.equal(other.calls, 20);
-  const plain = await featurizeWithCache(new CountingModel(), corpus, 4, undefined);
+  const plain = await featurizeWithCache(new CountingModel(), corpus, examplesPerBatch(4), undefined);
   third.forEach((f, i) => assert.ok(sameBits(f.projection, projector('x', [[0, 0, 0, 1, 1, 1]]).project(plain[i]!.gradient)), `projection ${i}`));
 });
 
@@ -152,13 +153,13 @@ test('expected hits need no tokens: counts come from the cache, and hits whose s
   const model = new CountingModel();
   const targets = projector('t', [[1, 1, 0, 0, 0, 0]]);
   const cache = await FeatureCache.open(dir, KEY, noS3);
-  const expected = await featurizeProjected(model, corpus, 4, cache, targets);
+  const expected = await featurizeProjected(model, corpus, examplesPerBatch(4), cache, targets);
   await cache.flush();
   const untokenized = corpus.map((r) => ({ ...r, tokenized: null }));
 
   const warm = await FeatureCache.open(dir, KEY, noS3);
   const noTokens = async () => assert.fail('no request should need tokenizing');
-  const served = await featurizeProjected(model, untokenized, 4, warm, targets, noTokens);
+  const served = await featurizeProjected(model, untokenized, examplesPerBatch(4), warm, targets, noTokens);
   served.forEach((f, i) => {
     assert.deepEqual([f.tokens, f.truncated], [corpus[i]!.tokenized!.ids.length, corpus[i]!.tokenized!.truncated]);
     assert.ok(sameBits(f.projection, expected[i]!.projection));
@@ -168,11 +169,11 @@ test('expected hits need no tokens: counts come from the cache, and hits whose s
   const segments = join(dir, 'features', cacheNamespace(KEY), 'segments');
   for (const name of readdirSync(segments)) rmSync(join(segments, name));
   const asked: number[] = [];
-  const late = await featurizeProjected(model, untokenized, 4, reopened, targets, async (positions) => {
+  const late = await featurizeProjected(model, untokenized, examplesPerBatch(4), reopened, targets, async (positions) => {
     asked.push(...positions);
     return positions.map((p) => corpus[p]!.tokenized!);
   });
   assert.deepEqual([...asked].sort((a, b) => a - b), corpus.map((_, i) => i));
   late.forEach((f, i) => assert.ok(sameBits(f.projection, expected[i]!.projection) && f.tokens === expected[i]!.tokens, `example ${i}`));
-  await assert.rejects(featurizeProjected(model, untokenized, 4, undefined, targets), /without tokens/);
+  await assert.rejects(featurizeProjected(model, untokenized, examplesPerBatch(4), undefined, targets), /without tokens/);
 });

@@ -32,7 +32,7 @@ test("a worker's second pass over a batch takes every feature from the job's cac
   // What the coordinator does: anchor features computed once and stored for the workers.
   const opened = await openAuditModel('tiny', { ...job.audit, threads: 1 });
   try {
-    const anchors = await computeAnchorFeatures(nameAnchorSets(job.audit.harmful, job.audit.safe, job.audit.weights), opened.tokenizer, opened.model, job.audit, () => {});
+    const anchors = await computeAnchorFeatures(nameAnchorSets(job.audit.harmful, job.audit.safe, job.audit.weights), opened.tokenizer, opened.model, { ...job.audit, batch: opened.batch }, () => {});
     await job.out.store.put(workKeys.anchors(job.work), encodeAnchorFeatures(anchors));
   } finally {
     await opened.close();

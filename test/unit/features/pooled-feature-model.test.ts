@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { featurizeInBatches } from '../../../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../../../shared/src/audit/featurize-batches.ts';
 import type { ExampleFeatures } from '../../../shared/src/features/feature-model.ts';
 import { OnnxFeatureModel } from '../../../shared/src/features/onnx-feature-model.ts';
 import { PooledFeatureModel } from '../../../shared/src/features/pooled-feature-model.ts';
@@ -44,7 +44,7 @@ function assertSameFeatures(actual: ExampleFeatures[], expected: ExampleFeatures
 
 test('the pool returns the single session features, in input order, with batches in flight on every worker', async () => {
   const single = await OnnxFeatureModel.open(checkpoint, { ...OPTIONS, threads: 1 });
-  const expected = await featurizeInBatches(single, examples, 2);
+  const expected = await featurizeInBatches(single, examples, examplesPerBatch(2));
   const oneByOne = [];
   for (const e of examples) oneByOne.push(...(await single.featurize([e])));
   await single.close();
@@ -55,7 +55,7 @@ test('the pool returns the single session features, in input order, with batches
     assert.equal(pool.info.gradientDim, single.info.gradientDim);
     assert.notEqual(new Set(examples.map((e) => e.ids.length)).size, 1);
     let done = 0;
-    const features = await featurizeInBatches(pool, examples, 2, (n) => (done += n));
+    const features = await featurizeInBatches(pool, examples, examplesPerBatch(2), (n) => (done += n));
     assert.equal(done, examples.length);
     // Same graph, one intra-op thread each: the same numbers, bit for bit, in the caller's order.
     assertSameFeatures(features, expected);
@@ -139,7 +139,7 @@ console.log('loss', f.loss);`,
 test('the first session saves its optimised graph; later sessions load it and compute the same features, and a damaged one is replaced', async () => {
   const options = { ...OPTIONS, projection: { ...OPTIONS.projection, seed: 8 }, threads: 1 };
   const fresh = await OnnxFeatureModel.open(checkpoint, options);
-  const expected = await featurizeInBatches(fresh, examples, 2);
+  const expected = await featurizeInBatches(fresh, examples, examplesPerBatch(2));
   await fresh.close();
   const graphDir = dirname(fresh.info.graphPath);
   const saved = readdirSync(graphDir).filter((f) => /^optimized-[0-9a-f]{16}\.onnx$/.test(f));
@@ -148,12 +148,12 @@ test('the first session saves its optimised graph; later sessions load it and co
   const savedBytes = readFileSync(savedPath);
 
   const reloaded = await OnnxFeatureModel.open(checkpoint, options);
-  assertSameFeatures(await featurizeInBatches(reloaded, examples, 2), expected);
+  assertSameFeatures(await featurizeInBatches(reloaded, examples, examplesPerBatch(2)), expected);
   await reloaded.close();
 
   writeFileSync(savedPath, 'not an onnx model');
   const repaired = await OnnxFeatureModel.open(checkpoint, options);
-  assertSameFeatures(await featurizeInBatches(repaired, examples, 2), expected);
+  assertSameFeatures(await featurizeInBatches(repaired, examples, examplesPerBatch(2)), expected);
   await repaired.close();
   assert.deepEqual(readFileSync(savedPath), savedBytes);
   assert.deepEqual(readdirSync(graphDir).filter((f) => f.includes('.tmp-')), []);

@@ -5,12 +5,8 @@ import { ConfigError } from '../../../../shared/src/errors.ts';
 import { manifestsToYaml, OVERLAYS, renderManifests, type Overlay } from '../../../../shared/src/k8s/render-manifests.ts';
 import { addAuditOptions, rawAuditFlags } from '../audit-command.ts';
 import { integer } from '../cli-parsers.ts';
+import { JOB_FIELDS } from '../job-spec-args.ts';
 
-/** Audit flags that describe a job (the others, e.g. --threads, belong to the processes). */
-const JOB_FIELDS = [
-  'data', 'model', 'harmful', 'safe', 'weights', 'format', 'recordShape', 'method', 'k', 'bottomK', 'topN', 'maxTokens',
-  'anchorTokens', 'probes', 'proj', 'projSeed', 'projDim', 'batchSize', 'limit', 'maxRecordBytes', 'out', 'cache',
-] as const;
 
 /** `safesift k8s render`: the manifests of an overlay, and optionally a one-off audit Job. */
 export function renderCommand(): Command {

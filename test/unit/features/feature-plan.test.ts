@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { lengthBuckets } from '../../../shared/src/audit/featurize-batches.ts';
+import { ConfigError } from '../../../shared/src/errors.ts';
+import { planFeatureExecution, PLANNABLE_SHARE, SMALL_MODEL_BYTES } from '../../../shared/src/features/feature-plan.ts';
+import { parseByteSize } from '../../../shared/src/features/memory-budget.ts';
+import { BASE_PROCESS_BYTES, estimatePeakBytes, featureMemoryModel, type FeatureMemoryModel } from '../../../shared/src/features/memory-model.ts';
+import { parseLlamaConfig } from '../../../shared/src/model/llama-config.ts';
+import { countParameters } from '../../../shared/src/model/llama-tensors.ts';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+/** Llama-3.1-8B's config.json fields that matter here. */
+const LLAMA_8B = parseLlamaConfig({
+  model_type: 'llama', hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32,
+  num_key_value_heads: 8, vocab_size: 128256, rms_norm_eps: 1e-5, rope_theta: 500000, max_position_embeddings: 131072,
+  tie_word_embeddings: false, bos_token_id: 128000, eos_token_id: [128001, 128008, 128009], hidden_act: 'silu',
+});
+
+test('the memory model counts one copy of the weights in the compute type, and per-token memory scales with layers and vocabulary', () => {
+  assert.equal(countParameters(LLAMA_8B), 8_030_261_248);
+  const half = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu');
+  const full = featureMemoryModel(LLAMA_8B, 'float32', 1000, 'gpu');
+  assert.equal(half.weightBytes, 2 * 8_030_261_248);
+  assert.equal(full.weightBytes, 2 * half.weightBytes);
+  assert.ok(full.perTokenBytes > half.perTokenBytes && full.perTokenBytes < 2 * half.perTokenBytes, 'the float32 logits term does not halve');
+  assert.equal(half.perExampleBytes, 2 * 1000 * 4);
+  const shallow = featureMemoryModel({ ...LLAMA_8B, numLayers: 16 }, 'float16', 1000, 'gpu');
+  assert.ok(shallow.perTokenBytes < half.perTokenBytes);
+});
+
+test('float16 on the CPU provider counts the float32 copies its casts add', () => {
+  const cpu = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'cpu');
+  const gpu = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu');
+  assert.equal(cpu.weightBytes, 3 * gpu.weightBytes);
+});
+
+const small: FeatureMemoryModel = { weightBytes: MiB, perTokenBytes: 20_000, perExampleBytes: 500_000 };
+const large: FeatureMemoryModel = { weightBytes: 2 * GiB, perTokenBytes: 3 * MiB, perExampleBytes: 2 * MiB };
+
+test('a small model gets one single-threaded session per thread with pre-packed weights; a large one a single session', () => {
+  const smallPlan = planFeatureExecution(small, { device: 'cpu', cores: 4, budgetBytes: 24 * GiB, maxTokens: 512 });
+  assert.deepEqual([smallPlan.sessions, smallPlan.threadsPerSession, smallPlan.prepack, smallPlan.batchExamples], [4, 1, true, 1]);
+  for (const threads of [1, 2, 8, 64]) {
+    const plan = planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 24 * GiB, maxTokens: 512, threads });
+    assert.deepEqual([plan.sessions, plan.threadsPerSession, plan.prepack], [1, threads, false], `--threads ${threads}: one copy of the weights`);
+    assert.ok(plan.estimatedPeakBytes < BASE_PROCESS_BYTES + 2 * large.weightBytes);
+  }
+  assert.ok(SMALL_MODEL_BYTES < large.weightBytes);
+});
+
+test('the plan fits the budget: it drops extra sessions and pre-packing, then refuses with the arithmetic', () => {
+  const tight = { ...small, weightBytes: 30 * MiB };
+  const roomy = planFeatureExecution(tight, { device: 'cpu', cores: 8, budgetBytes: 24 * GiB, maxTokens: 512 });
+  assert.equal(roomy.sessions, 8);
+  const squeezed = planFeatureExecution(tight, { device: 'cpu', cores: 8, budgetBytes: 700 * MiB, maxTokens: 512 });
+  assert.equal(squeezed.sessions, 1);
+  assert.ok(squeezed.estimatedPeakBytes <= 700 * MiB * PLANNABLE_SHARE);
+  assert.throws(
+    () => planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 3 * GiB, maxTokens: 2048 }),
+    (error: unknown) => error instanceof ConfigError && /needs about .* GiB .*--memory-budget/.test(error.message),
+  );
+  // A batch the user asked for is never shrunk silently.
+  assert.throws(() => planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 8 * GiB, maxTokens: 512, batchSize: 16 }), ConfigError);
+});
+
+test('on a GPU, batches fill the memory left beside the weights, by padded tokens', () => {
+  const memory = featureMemoryModel(LLAMA_8B, 'float16', 2_000_000, 'gpu');
+  const plan = planFeatureExecution(memory, { device: 'gpu', cores: 8, budgetBytes: 80 * GiB, maxTokens: 512 });
+  assert.equal(plan.sessions, 1);
+  assert.ok(plan.batchTokens >= 512 && plan.batchTokens <= 32 * 512);
+  assert.ok(plan.estimatedPeakBytes <= 80 * GiB * PLANNABLE_SHARE, `estimate ${plan.estimatedPeakBytes / GiB} GiB`);
+  const bigger = planFeatureExecution(memory, { device: 'gpu', cores: 8, budgetBytes: 140 * GiB, maxTokens: 512 });
+  assert.ok(bigger.batchTokens > plan.batchTokens);
+  assert.equal(estimatePeakBytes(memory, plan, 'gpu'), plan.estimatedPeakBytes);
+});
+
+test('length buckets: longest first, within the example and padded-token limits, every example once', () => {
+  const lengths = [5, 100, 30, 31, 99, 2, 60];
+  const batches = lengthBuckets(lengths, { examples: 3, tokens: 200 });
+  assert.deepEqual(batches, [[1, 4], [6, 3, 2], [0, 5]]);
+  for (const batch of batches) assert.ok(batch.length * lengths[batch[0]!]! <= 200 || batch.length === 1);
+  assert.deepEqual(lengthBuckets([500, 10], { examples: 8, tokens: 100 }), [[0], [1]], 'an example over the limit runs alone');
+  assert.deepEqual(lengthBuckets([], { examples: 2, tokens: Infinity }), []);
+});
+
+test('byte sizes parse with binary and decimal units and reject junk naming the option', () => {
+  assert.equal(parseByteSize('16GiB', '--memory-budget'), 16 * GiB);
+  assert.equal(parseByteSize('80G', '--memory-budget'), 80 * GiB);
+  assert.equal(parseByteSize('1.5 gb', '--memory-budget'), 1.5e9);
+  assert.equal(parseByteSize('512MiB', '--memory-budget'), 512 * MiB);
+  assert.equal(parseByteSize('1000', '--memory-budget'), 1000);
+  assert.throws(() => parseByteSize('lots', '--memory-budget'), /--memory-budget: expected a size/);
+  assert.throws(() => parseByteSize('0GiB', 'SAFESIFT_MEMORY_BUDGET'), /SAFESIFT_MEMORY_BUDGET: must be positive/);
+});
