@@ -85,6 +85,11 @@ export class JobScorer {
   }
 
   /** Scores one batch: every example's row, the batch's own top-k and bottom-k, every bad record. */
+  /** Where this worker's features run (the metrics' device label). */
+  get device(): 'cpu' | 'gpu' {
+    return this.opened.plan.device;
+  }
+
   async score(batch: number, items: readonly CorpusItem[], worker: string): Promise<BatchResult> {
     const started = performance.now();
     const examples: Example[] = [];

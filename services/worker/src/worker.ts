@@ -104,7 +104,7 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
     log.info({ job: jobId, batch, scored: result.scored, errors: result.errors.length, ms: Math.round(result.featureMs) }, 'batch scored');
     metrics.batch('scored', seconds());
     metrics.examples(result.scored);
-    metrics.featureSeconds(result.featureMs / 1000, 'cpu');
+    metrics.featureSeconds(result.featureMs / 1000, scorer.device);
     return { kind: 'ack' };
   };
 

@@ -21,7 +21,7 @@ export const METRICS = {
   examples: { name: 'safesift_examples_total', type: 'counter', help: 'Examples scored (workers)' },
   examplesPerSecond: { name: 'safesift_examples_per_second', type: 'gauge', help: 'Examples scored per second over the last 60 s (workers)' },
   failures: { name: 'safesift_failures_total', type: 'counter', help: 'Message handling failures: permanent (bad job, corrupt batch) or transient (retried)' },
-  featureSeconds: { name: 'safesift_feature_seconds_total', type: 'counter', help: 'Seconds spent computing features, by device (cpu today; gpu with a GPU execution provider)' },
+  featureSeconds: { name: 'safesift_feature_seconds_total', type: 'counter', help: 'Seconds spent computing features, by device (gpu when the first execution provider is cuda or tensorrt, else cpu)' },
   queueLag: { name: 'safesift_queue_lag', type: 'gauge', help: 'Messages waiting for or held by a JetStream consumer (num_pending + num_ack_pending), refreshed on scrape' },
   jobsPlanned: { name: 'safesift_jobs_planned_total', type: 'counter', help: 'Jobs the coordinator finished planning, by resulting plan state (published|cancelled|failed)' },
   jobsFinished: { name: 'safesift_jobs_finished_total', type: 'counter', help: 'Jobs the reducer finished, by final state (complete|failed|cancelled)' },
