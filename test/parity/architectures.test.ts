@@ -16,6 +16,7 @@ import { writeRandomLlamaCheckpoint, type SyntheticLlamaSpec } from '../../share
 import { TINY_TOKENIZER_VOCAB_SIZE } from '../../shared/src/model/tiny-tokenizer.ts';
 import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
 import { relativeError, tempDir } from '../helpers/fixtures.ts';
+import { assertMatchesReference } from '../helpers/reference-parity.ts';
 import { runTorchReference, type ReferenceResult } from '../helpers/torch-reference.ts';
 
 // Every supported architecture variant, on random tiny checkpoints: logits, representation, loss and
@@ -148,15 +149,7 @@ function assertMatches(p: Prepared, outputs: RawFeatureOutputs, indices: number[
     const what = `example ${index} (${p.examples[index]!.ids.length} tokens)`;
     const logitsError = relativeError(outputs.logits![j]!, ref.logits!.data);
     assert.ok(logitsError < TOLERANCE, `${what}: logits relative error ${logitsError}`);
-    const repError = relativeError(ours.representation, ref.representation!.data);
-    assert.ok(repError < TOLERANCE, `${what}: representation relative error ${repError}`);
-    assert.ok(Math.abs(ours.loss - ref.loss!) / Math.abs(ref.loss!) < TOLERANCE, `${what}: loss ${ours.loss} vs ${ref.loss}`);
-    const grads = ref.grad_all!;
-    assert.deepEqual(new Set(p.layout.map((l) => l.key)), new Set(Object.keys(grads)), `${what}: same parameter tensors`);
-    for (const block of p.layout) {
-      const error = relativeError(ours.gradient.subarray(block.offset, block.offset + block.size), grads[block.key]!.data);
-      assert.ok(error < TOLERANCE, `${what}, ${block.key}: gradient relative error ${error}`);
-    }
+    assertMatchesReference(ours, ref, p.layout, what, TOLERANCE);
   });
 }
 

@@ -19,7 +19,8 @@ import {
   type IndependentTokenizer,
 } from '../helpers/chat-model-checkpoint.ts';
 import { demoRecord } from '../helpers/demo-records.ts';
-import { relativeError, tempDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/fixtures.ts';
+import { assertMatchesReference } from '../helpers/reference-parity.ts';
 import { runTorchReference, type ReferenceResult } from '../helpers/torch-reference.ts';
 
 // Checkpoints shaped like Llama-3.2-1B-Instruct (128,256 ids, GQA, llama3 RoPE, tied, eos list) and
@@ -180,15 +181,7 @@ for (const kind of ['llama3', 'llama2'] as const) {
         const ref = p.reference.examples[i]!;
         const ours = outputs.features[i]!;
         const what = `${CASES[i]!.name} (${e.ids.length} tokens)`;
-        const repError = relativeError(ours.representation, ref.representation!.data);
-        assert.ok(repError < TOLERANCE, `${what}: representation relative error ${repError}`);
-        assert.ok(Math.abs(ours.loss - ref.loss!) / Math.abs(ref.loss!) < TOLERANCE, `${what}: loss ${ours.loss} vs ${ref.loss}`);
-        const grads = ref.grad_all!;
-        assert.deepEqual(new Set(p.layout.map((l) => l.key)), new Set(Object.keys(grads)), `${what}: same parameter tensors`);
-        for (const block of p.layout) {
-          const error = relativeError(ours.gradient.subarray(block.offset, block.offset + block.size), grads[block.key]!.data);
-          assert.ok(error < TOLERANCE, `${what}, ${block.key}: gradient relative error ${error}`);
-        }
+        assertMatchesReference(ours, ref, p.layout, what, TOLERANCE);
       });
     });
   });
