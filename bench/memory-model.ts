@@ -25,12 +25,12 @@ export const BENCH_1B_SHAPED_SPEC: Readonly<SyntheticLlamaSpec> = Object.freeze(
   seed: 1_000_000_000,
 });
 
-/** The 1B-shaped checkpoint (random weights) in the cache; its tokenizer is the tiny one unless `tokenizer` is given. */
-export async function benchModel1bShaped(tokenizer?: SyntheticLlamaSpec['tokenizer'], name = 'bench-1b-shaped-v1'): Promise<string> {
+/** The 1B-shaped checkpoint (random weights) in the cache, as `name`; `overrides` e.g. give it a real tokenizer and its special ids. */
+export async function benchModel1bShaped(name = 'bench-1b-shaped-v1', overrides: Partial<SyntheticLlamaSpec> = {}): Promise<string> {
   const dir = join(defaultCacheDir(), 'models', name);
   if (!existsSync(join(dir, 'model.safetensors'))) {
     console.error(`  writing ${name} (1.9 GiB)…`);
-    await writeRandomLlamaCheckpoint(dir, { ...BENCH_1B_SHAPED_SPEC, ...(tokenizer ? { tokenizer } : {}) });
+    await writeRandomLlamaCheckpoint(dir, { ...BENCH_1B_SHAPED_SPEC, ...overrides });
   }
   return dir;
 }

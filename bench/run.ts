@@ -11,6 +11,7 @@ import { measureClusterMemory, type ClusterMemoryRow } from './cluster-memory.ts
 import { measureLargeGraphBuild, type LargeGraphResult } from './large-graph.ts';
 import { benchModel50m, GSM8K_TRAIN, REPO_ROOT, STORIES260K } from './bench-models.ts';
 import { incrementalSection } from './incremental-audit.ts';
+import { memoryModelSection, sessionLayoutSection } from './execution-sections.ts';
 import { measureFeatureCost, type FeatureCostRow } from './feature-cost.ts';
 import { isReferenceBlas, measurePaperLoop, type PaperLoopResult } from './paper-loop-speed.ts';
 import type { JobRun } from './bench-cluster.ts';
@@ -19,7 +20,7 @@ import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './pr
 import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'session-layout', 'memory-model', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Headings of reports written before the markers existed, so their text survives a partial run. */
 const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
@@ -317,6 +318,8 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'feature-cost': featureCostSection,
   'audit-memory': auditMemorySection,
   fidelity: fidelitySection,
+  'session-layout': () => sessionLayoutSection({ table, measured }),
+  'memory-model': () => memoryModelSection({ table, measured }),
   'paper-loop': paperLoopSection,
   'preset-cost': presetCostSection,
   'large-graph': largeGraphSection,
