@@ -11,6 +11,7 @@ import { measureClusterMemory, type ClusterMemoryRow } from './cluster-memory.ts
 import { measureLargeGraphBuild, type LargeGraphResult } from './large-graph.ts';
 import { benchModel50m, GSM8K_TRAIN, REPO_ROOT, STORIES260K } from './bench-models.ts';
 import { incrementalSection } from './incremental-audit.ts';
+import { fidelityLargeSection } from './fidelity-large-section.ts';
 import { memoryModelSection, sessionLayoutSection } from './execution-sections.ts';
 import { measureFeatureCost, type FeatureCostRow } from './feature-cost.ts';
 import { isReferenceBlas, measurePaperLoop, type PaperLoopResult } from './paper-loop-speed.ts';
@@ -20,7 +21,7 @@ import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './pr
 import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'session-layout', 'memory-model', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Headings of reports written before the markers existed, so their text survives a partial run. */
 const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
@@ -318,6 +319,7 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'feature-cost': featureCostSection,
   'audit-memory': auditMemorySection,
   fidelity: fidelitySection,
+  'fidelity-large': () => fidelityLargeSection(measured),
   'session-layout': () => sessionLayoutSection({ table, measured }),
   'memory-model': () => memoryModelSection({ table, measured }),
   'paper-loop': paperLoopSection,
