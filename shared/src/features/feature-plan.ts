@@ -48,13 +48,14 @@ export function planFeatureExecution(memory: FeatureMemoryModel, request: PlanRe
   const small = request.device === 'cpu' && memory.weightBytes <= SMALL_MODEL_BYTES;
   let layout: SessionLayout & { threadsPerSession: number } =
     request.device === 'gpu'
-      ? { sessions: 1, threadsPerSession: threads, prepack: true, ...gpuBatch(memory, request, budget, notes) }
+      ? { sessions: 1, threadsPerSession: threads, prepack: true, longestTokens: request.maxTokens, ...gpuBatch(memory, request, budget, notes) }
       : {
           sessions: small ? threads : 1,
           threadsPerSession: small ? 1 : threads,
           prepack: request.prepack ?? small,
           batchExamples: request.batchSize ?? 1,
           batchTokens: request.batchTokens ?? (request.batchSize ?? 1) * request.maxTokens,
+          longestTokens: request.maxTokens,
         };
   notes.push(
     layout.sessions > 1
@@ -76,9 +77,9 @@ export function planFeatureExecution(memory: FeatureMemoryModel, request: PlanRe
     if (needed > budget || request.batchSize !== undefined || request.batchTokens !== undefined) {
       throw new ConfigError(
         `the model needs about ${formatBytes(peak())} (weights ${formatBytes(memory.weightBytes)}, ` +
-          `${formatBytes(batchBytes(memory, layout.batchExamples, layout.batchTokens / layout.batchExamples))} per batch) but ${formatBytes(budget)} ` +
+          `${formatBytes(batchBytes(memory, layout.batchExamples, layout.batchTokens, layout.longestTokens))} per batch) but ${formatBytes(budget)} ` +
           `of the ${request.device === 'gpu' ? 'GPU' : 'host'} memory budget (${formatBytes(request.budgetBytes)}) is plannable: ` +
-          'lower --batch-size/--batch-tokens or --max-tokens, use --dtype float16, or raise --memory-budget',
+          `lower --batch-size/--batch-tokens or --max-tokens, ${request.device === 'gpu' ? 'use --dtype float16, ' : ''}or raise --memory-budget`,
       );
     }
     layout = oneExample;
@@ -92,7 +93,8 @@ function gpuBatch(memory: FeatureMemoryModel, request: PlanRequest, budget: numb
   const batchExamples = request.batchSize ?? MAX_GPU_BATCH;
   if (request.batchTokens !== undefined) return { batchExamples, batchTokens: request.batchTokens };
   const free = budget - memory.weightBytes - batchExamples * memory.perExampleBytes * ARENA_SLACK;
-  const fitting = Math.floor(free / (memory.perTokenBytes * ARENA_SLACK));
+  // An example's attention grows with T², at most T × maxTokens: counted per token at the longest.
+  const fitting = Math.floor(free / ((memory.perTokenBytes + request.maxTokens * memory.perTokenPairBytes) * ARENA_SLACK));
   const batchTokens = Math.max(request.maxTokens, Math.min(batchExamples * request.maxTokens, fitting));
   notes.push(`batches of up to ${batchExamples} examples and ${batchTokens} padded tokens (the GPU memory left beside the weights)`);
   return { batchExamples, batchTokens };
