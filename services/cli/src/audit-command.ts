@@ -26,7 +26,7 @@ export function addAuditOptions(command: Command): Command {
     .option('--max-tokens <n>', 'truncate examples to n tokens', integer('--max-tokens'), 512)
     .option('--anchor-tokens <n>', 'anchors count only their first n response tokens', integer('--anchor-tokens'), 10)
     .addOption(new Option('--probes <preset>', 'parameters whose per-example gradients are the features').choices([...PROBES]).default(DEFAULT_PROBE))
-    .option('--proj <spec>', "gradient projection per parameter: 'none' (exact) or 'kron:OUTxIN'", DEFAULT_PROJECTION)
+    .option('--proj <spec>', "gradient projection per parameter: 'auto' (kron:64x128, or kron:128x256 from hidden size 2048), 'none' (exact) or 'kron:OUTxIN'", DEFAULT_PROJECTION)
     .option('--proj-seed <n>', 'seed of the projection matrices and sketch', integer('--proj-seed'))
     .option('--proj-dim <n>', 'CountSketch the (projected) gradient to n dimensions', integer('--proj-dim'))
     .addOption(new Option('--dtype <type>', 'graph compute type: float16 halves weights and activations (norms and the loss stay float32)').choices(['float32', 'float16']).default('float32'))

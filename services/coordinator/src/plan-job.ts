@@ -133,14 +133,15 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
   const started = performance.now();
   const modelDir = job.audit.model === 'tiny' ? 'tiny' : (await materializeModel(job.audit.model, { cacheDir: settings.cacheDir, s3: conn.s3 })).dir;
   const opened = await openAuditModel(modelDir, { ...job.audit, ...(settings.threads ? { threads: settings.threads } : {}) });
+  const audit = { ...job.audit, projection: opened.projection };
   try {
     const anchorErrors: RecordError[] = [];
     const specs = nameAnchorSets(job.audit.harmful, job.audit.safe, job.audit.weights);
     // With a feature cache, last night's anchor features are reused.
-    const featureCache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, job.audit, job.audit.anchorTokens), conn.s3);
+    const featureCache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, audit, audit.anchorTokens), conn.s3);
     const anchors = await computeAnchorFeatures(specs, opened.tokenizer, opened.model, { ...job.audit, batch: opened.batch, ...(featureCache ? { featureCache } : {}) }, (e) => anchorErrors.push(e), storageByteSources(conn.s3));
     const base = buildSummary({
-      options: job.audit,
+      options: audit,
       modelDir: opened.synthetic ? 'tiny' : job.audit.model,
       synthetic: opened.synthetic,
       checkpoint: opened.checkpoint,
@@ -157,7 +158,7 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
         ? {
             cache: {
               uri: featureCache.uri,
-              namespace: cacheNamespace(featureCacheKey(opened.model.info, job.audit)),
+              namespace: cacheNamespace(featureCacheKey(opened.model.info, audit)),
               hits: 0,
               misses: 0,
               anchor_hits: featureCache.stats.hits,

@@ -65,7 +65,7 @@ export class JobScorer {
       }
       const specs = anchors.gradient.map((s) => s.spec);
       // Every worker of the job opens the same cache; each writes its own segments.
-      const cache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, job.audit), settings.s3);
+      const cache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, { ...job.audit, projection: opened.projection }), settings.s3);
       const context: ScoringContext = {
         tokenizer: opened.tokenizer,
         model: opened.model,

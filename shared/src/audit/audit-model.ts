@@ -7,6 +7,7 @@ import { featureMemoryModel, type FeatureMemoryModel } from '../features/memory-
 import { cudaDeviceId, executionProviders } from '../features/onnx-feature-model.ts';
 import { PooledFeatureModel } from '../features/pooled-feature-model.ts';
 import { gradientDimension } from '../graph/feature-graph.ts';
+import { resolveProjection, type ProjectionSpec } from '../graph/projection.ts';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
 import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
 import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
@@ -27,6 +28,8 @@ export interface AuditModel {
   memory: FeatureMemoryModel;
   /** The batch limits every featurize call of this audit uses. */
   batch: BatchLimits;
+  /** The gradient projection in use (`auto` resolved for this model). */
+  projection: ProjectionSpec;
   close(): Promise<void>;
 }
 
@@ -41,7 +44,8 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
   const checkpoint = await openCheckpoint(modelDir);
   try {
     const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
-    const featureOptions = { probe: options.probes, projection: options.projection, sketch: options.sketch, dtype: options.dtype };
+    const projection = resolveProjection(options.projection, checkpoint.config);
+    const featureOptions = { probe: options.probes, projection, sketch: options.sketch, dtype: options.dtype };
     const device = featureDevice();
     const memory = featureMemoryModel(checkpoint.config, options.dtype, gradientDimension(checkpoint, featureOptions), device);
     const plan = planFor(memory, device, options);
@@ -60,6 +64,7 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
       plan,
       memory,
       batch: { examples: plan.batchExamples, tokens: plan.batchTokens },
+      projection,
       async close() {
         await model.close();
         await checkpoint.close();

@@ -6,16 +6,17 @@ import { DEMO_INPUTS } from './demo-inputs.ts';
 import { PROBES } from '../graph/probes.ts';
 import { parseLocation } from '../storage/location.ts';
 import { parseByteSize } from '../features/memory-budget.ts';
-import { DEFAULT_PROJECTION_SEED, parseProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
+import { DEFAULT_PROJECTION_SEED, parseProjectionChoice, resolveProjection, type ProjectionChoice, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 
 /**
  * Default gradient features: the paper's full gradient (every parameter), each parameter's gradient
- * projected in-graph to at most 64×128 values. On stories260k this keeps ≥ 0.9 of the exact top-100
- * (BENCHMARKS.md, probe fidelity) at the speed of the exact gradient, and it scales to any model
- * size, where exact full gradients cannot be stored (a 7B model: about 1.9M values per example).
+ * projected in-graph: `auto` is `kron:64x128` below a hidden size of 2048 (on stories260k and a 58M
+ * model it keeps ≥ 0.9 of the exact top-100) and `kron:128x256` from there on, where the narrower one
+ * loses rank agreement (BENCHMARKS.md, fidelity-large). Exact full gradients cannot be stored at
+ * those sizes.
  */
 export const DEFAULT_PROBE = 'all';
-export const DEFAULT_PROJECTION = 'kron:64x128';
+export const DEFAULT_PROJECTION = 'auto';
 
 const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -49,7 +50,7 @@ const rawAuditOptions = z.object({
   anchorTokens: z.number().int().min(1).default(10),
   /** Parameters whose per-example gradients are the gradient features. */
   probes: z.enum(PROBES).default(DEFAULT_PROBE),
-  /** `none` or `kron:OUTxIN`. */
+  /** `auto` (sized for the model), `none` or `kron:OUTxIN`. */
   proj: z.string().default(DEFAULT_PROJECTION),
   projSeed: z.number().int().min(0).default(DEFAULT_PROJECTION_SEED),
   /** Optional CountSketch of the (projected) gradient to this many dimensions. */
@@ -81,11 +82,20 @@ const rawAuditOptions = z.object({
 
 export type RawAuditOptions = z.input<typeof rawAuditOptions>;
 
+/** Options once the model is open: the projection is the one in use. */
+export type ResolvedAuditOptions = Omit<AuditOptions, 'projection'> & { projection: ProjectionSpec };
+
+/** `options` for a model of this size (`auto` resolved). */
+export function resolveAuditOptions<T extends Pick<AuditOptions, 'projection'>>(options: T, config: { hiddenSize: number }): Omit<T, 'projection'> & { projection: ProjectionSpec } {
+  return { ...options, projection: resolveProjection(options.projection, config) };
+}
+
 export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape' | 'name' | 'memoryBudget'> {
   name: string;
   /** Bytes; undefined: detected when the model opens. */
   memoryBudget: number | undefined;
-  projection: ProjectionSpec;
+  /** Resolved when the model opens (`openAuditModel`), which knows its size. */
+  projection: ProjectionChoice;
   sketch: SketchSpec | null;
   recordShape: RecordShape | undefined;
   /** True when no data was given: the shipped demo corpus is audited. */
@@ -120,7 +130,7 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
     name: name ?? runNameOf(rest.out),
     memoryBudget: typeof memoryBudget === 'string' ? parseByteSize(memoryBudget, '--memory-budget') : memoryBudget,
     projSeed,
-    projection: parseProjection(proj, projSeed),
+    projection: parseProjectionChoice(proj, projSeed),
     sketch: projDim === undefined ? null : { dim: projDim, seed: projSeed },
     demo,
   };

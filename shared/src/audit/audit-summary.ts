@@ -9,7 +9,7 @@ import type { RunDiff } from '../feature-cache/run-history.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { writeJsonAtomic } from '../output/atomic-json.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
-import type { AuditOptions } from './audit-options.ts';
+import type { ResolvedAuditOptions } from './audit-options.ts';
 import { peakRssBytes } from './peak-memory.ts';
 import { SAFESIFT_VERSION } from './version.ts';
 
@@ -29,7 +29,7 @@ export interface AuditTimings {
 }
 
 export interface SummaryParts {
-  options: AuditOptions;
+  options: ResolvedAuditOptions;
   modelDir: string;
   synthetic: boolean;
   checkpoint: Checkpoint;

@@ -13,7 +13,7 @@ import { GradientScorer } from '../scoring/gradient-score.ts';
 import { RepresentationScorer } from '../scoring/representation-score.ts';
 import { TopK } from '../scoring/top-k.ts';
 import { computeAnchorFeatures } from './anchor-features.ts';
-import type { AuditOptions } from './audit-options.ts';
+import type { AuditOptions, ResolvedAuditOptions } from './audit-options.ts';
 import { buildSummary, writeSummary, type AuditSummary, type InputCounts } from './audit-summary.ts';
 import { estimateRecordCount } from './record-estimate.ts';
 import { RANKED_COLUMNS, rankedRows, scoreColumns, type RankedEntry } from './score-table.ts';
@@ -52,6 +52,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
   report();
 
   const opened = await openAuditModel(options.model, options);
+  const resolved: ResolvedAuditOptions = { ...options, projection: opened.projection };
   const { modelDir, synthetic, checkpoint, tokenizer, model, batch } = opened;
   let s3Client: S3Client | undefined;
   const s3 = () => (s3Client ??= createS3Client());
@@ -69,7 +70,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
 
   let scores: ParquetTableWriter | null = null;
   try {
-    if (options.cache !== undefined) cache = await AuditCache.open(options.cache, model.info, options, s3);
+    if (options.cache !== undefined) cache = await AuditCache.open(options.cache, model.info, resolved, s3);
     timings.setupMs = performance.now() - started;
     progress.phase = 'anchors';
     report();
@@ -155,7 +156,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     timings.writeMs = performance.now() - writeStart;
 
     const summary = buildSummary({
-      options,
+      options: resolved,
       modelDir,
       synthetic,
       checkpoint,

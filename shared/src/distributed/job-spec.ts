@@ -11,7 +11,7 @@ import { compileAuditOptions, DEFAULT_PROJECTION, type RawAuditOptions } from '.
 import { RECORD_SHAPES } from '../corpus/example.ts';
 import { ConfigError } from '../errors.ts';
 import { PROBES } from '../graph/probes.ts';
-import { parseProjection } from '../graph/projection.ts';
+import { parseProjectionChoice } from '../graph/projection.ts';
 import { parseWeights } from '../scoring/anchor-sets.ts';
 import { expandInputs, isInputPattern, type InputLister } from './expand-inputs.ts';
 import { JOB_NAME_MAX, JOB_NAME_PATTERN, toJobName } from './job-id.ts';
@@ -46,7 +46,7 @@ const weights = z.preprocess((v, ctx) => {
 }, z.array(z.number({ error: 'expected a finite number' }), { error: 'expected a list of numbers (or text such as "1,-1")' }));
 const projection = z.string({ error: 'expected a string' }).superRefine((text, ctx) => {
   try {
-    parseProjection(text);
+    parseProjectionChoice(text);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--proj: /, '') });
   }

@@ -5,11 +5,33 @@ export type ProjectionSpec = { kind: 'none' } | { kind: 'kron'; outDim: number; 
 
 export const DEFAULT_PROJECTION_SEED = 0x5afe;
 
+/** `auto` (the default) sizes the projection for the model when it opens: see `resolveProjection`. */
+export type ProjectionChoice = ProjectionSpec | { kind: 'auto'; seed: number };
+
+/**
+ * `auto`'s projections. On a 58M model `kron:64x128` ranks with Spearman 0.99 against the exact
+ * gradient score; on a 1B-shaped one only 0.66, where `kron:128x256` gives 0.81 at the same speed
+ * (BENCHMARKS.md, fidelity-large): from this hidden size on, the wider one is used.
+ */
+export const AUTO_PROJECTIONS = { small: { outDim: 64, inDim: 128 }, large: { outDim: 128, inDim: 256 }, largeFromHidden: 2048 } as const;
+
+/** Parses `auto`, `none` or `kron:OUTxIN`. */
+export function parseProjectionChoice(text: string, seed = DEFAULT_PROJECTION_SEED): ProjectionChoice {
+  return text === 'auto' ? { kind: 'auto', seed } : parseProjection(text, seed);
+}
+
+/** The projection `choice` stands for on a model of `hiddenSize`. */
+export function resolveProjection(choice: ProjectionChoice, config: { hiddenSize: number }): ProjectionSpec {
+  if (choice.kind !== 'auto') return choice;
+  const dims = config.hiddenSize >= AUTO_PROJECTIONS.largeFromHidden ? AUTO_PROJECTIONS.large : AUTO_PROJECTIONS.small;
+  return { kind: 'kron', ...dims, seed: choice.seed };
+}
+
 /** Parses `none` or `kron:OUTxIN` (e.g. `kron:64x128`). */
 export function parseProjection(text: string, seed = DEFAULT_PROJECTION_SEED): ProjectionSpec {
   if (text === 'none') return { kind: 'none' };
   const match = /^kron:(\d+)x(\d+)$/.exec(text);
-  if (!match) throw new ConfigError(`--proj: expected 'none' or 'kron:OUTxIN' (e.g. kron:64x128), got '${text}'`);
+  if (!match) throw new ConfigError(`--proj: expected 'auto', 'none' or 'kron:OUTxIN' (e.g. kron:64x128), got '${text}'`);
   const outDim = Number(match[1]);
   const inDim = Number(match[2]);
   if (outDim < 1 || inDim < 1) throw new ConfigError(`--proj: dimensions must be positive, got '${text}'`);

@@ -112,7 +112,7 @@ test('bad specs are ConfigErrors naming the file and the field', () => {
     ['out: s3://Bad_Bucket/x\n', /^spec\.yaml: out: expected s3:\/\/bucket\/key/],
     ['out: o\nweights: "1,x"\n', /^spec\.yaml: weights: "x" is not a finite number$/],
     ['out: o\nweights: [1, yes]\n', /weights\[1\]: expected a finite number, got "yes"/],
-    ['out: o\nproj: kron:64\n', /^spec\.yaml: proj: expected 'none' or 'kron:OUTxIN'/],
+    ['out: o\nproj: kron:64\n', /^spec\.yaml: proj: expected 'auto', 'none' or 'kron:OUTxIN'/],
     ['out: o\nname: June_Audit\n', /^spec\.yaml: name: expected lower-case letters, digits and inner dashes, got "June_Audit"$/],
     ['out: o\nk:\n', /^spec\.yaml: k: expected a number, got null/],
     ['k: 3\n', /^spec\.yaml: out: required/],

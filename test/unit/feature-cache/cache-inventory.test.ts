@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { compileAuditOptions } from '../../../shared/src/audit/audit-options.ts';
+import { compileAuditOptions, resolveAuditOptions } from '../../../shared/src/audit/audit-options.ts';
 import { inventoryCache, pruneCache } from '../../../shared/src/feature-cache/cache-inventory.ts';
 import { featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
 import { openCacheRoot } from '../../../shared/src/feature-cache/cache-root.ts';
@@ -14,7 +14,7 @@ import { randomEntry } from './random-entries.ts';
 const noS3 = () => {
   throw new Error('no S3 here');
 };
-const options = compileAuditOptions({ out: 'o' });
+const options = resolveAuditOptions(compileAuditOptions({ out: 'o' }), { hiddenSize: 64 });
 const model = (fingerprint: string) => ({ fingerprint: fingerprint.repeat(64), probe: 'all' });
 
 /** A cache holding the corpus and anchor features of two models; only the new model's have a run. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileAuditOptions, type RawAuditOptions } from '../../../shared/src/audit/audit-options.ts';
+import { compileAuditOptions, resolveAuditOptions, type RawAuditOptions } from '../../../shared/src/audit/audit-options.ts';
 import { cacheNamespace, featureCacheKey, type FeatureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
 import { GRAPH_BUILDER_VERSION } from '../../../shared/src/graph/feature-graph.ts';
 
@@ -8,7 +8,7 @@ const MODEL = { fingerprint: 'a'.repeat(64), probe: 'all' };
 
 /** The namespace an audit with these options would use for corpus features. */
 function namespaceOf(raw: RawAuditOptions, model = MODEL, responseTokenLimit: number | null = null): string {
-  const options = compileAuditOptions({ out: 'out', ...raw });
+  const options = resolveAuditOptions(compileAuditOptions({ out: 'out', ...raw }), { hiddenSize: 64 });
   return cacheNamespace(featureCacheKey({ ...model, probe: raw.probes ?? model.probe }, options, responseTokenLimit));
 }
 
@@ -38,12 +38,14 @@ test('options that do not change features keep the namespace', () => {
   for (const raw of [{ k: 5 }, { method: 'rep' as const }, { batchSize: 8 }, { threads: 1 }, { limit: 3 }, { topN: 3 }, { out: 'elsewhere' }, { name: 'nightly' }]) {
     assert.equal(namespaceOf(raw), base, JSON.stringify(raw));
   }
+  // `auto` on this model is kron:64x128: the same features, so the same namespace.
+  assert.equal(namespaceOf({ proj: 'kron:64x128' }), base);
   // Without a projection, its seed is unused.
   assert.equal(namespaceOf({ proj: 'none', projSeed: 1 }), namespaceOf({ proj: 'none', projSeed: 2 }));
 });
 
 test('the graph builder version is part of the key, and field order does not matter', () => {
-  const key = featureCacheKey(MODEL, compileAuditOptions({ out: 'o' }));
+  const key = featureCacheKey(MODEL, resolveAuditOptions(compileAuditOptions({ out: 'o' }), { hiddenSize: 64 }));
   assert.equal(key.graphBuilder, GRAPH_BUILDER_VERSION);
   assert.notEqual(cacheNamespace({ ...key, graphBuilder: GRAPH_BUILDER_VERSION + 1 }), cacheNamespace(key));
   const reversed = Object.fromEntries(Object.entries(key).reverse()) as unknown as FeatureCacheKey;

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { compileAuditOptions } from '../../../shared/src/audit/audit-options.ts';
+import { compileAuditOptions, resolveAuditOptions } from '../../../shared/src/audit/audit-options.ts';
 import type { ExampleFeatures, FeatureModel } from '../../../shared/src/features/feature-model.ts';
 import { featurizeProjected, featurizeWithCache, type FeatureRequest, type GradientProjector } from '../../../shared/src/feature-cache/cached-featurize.ts';
 import { cacheNamespace, featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
@@ -37,7 +37,7 @@ function request(id: string, ids: number[], truncated = false): FeatureRequest {
   return { id, digest, tokenized: { ids: Int32Array.from(ids), lossWeights: Float32Array.from(ids, (_, i) => (i === ids.length - 1 ? 1 : 0)), labelCount: 1, truncated } };
 }
 
-const KEY = featureCacheKey({ fingerprint: 'c'.repeat(64), probe: 'all' }, compileAuditOptions({ out: 'o' }));
+const KEY = featureCacheKey({ fingerprint: 'c'.repeat(64), probe: 'all' }, resolveAuditOptions(compileAuditOptions({ out: 'o' }), { hiddenSize: 64 }));
 const noS3 = () => {
   throw new Error('no S3 here');
 };

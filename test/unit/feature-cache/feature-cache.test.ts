@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { compileAuditOptions } from '../../../shared/src/audit/audit-options.ts';
+import { compileAuditOptions, resolveAuditOptions } from '../../../shared/src/audit/audit-options.ts';
 import { cacheNamespace, featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
 import { FeatureCache } from '../../../shared/src/feature-cache/feature-cache.ts';
 import { tempDir } from '../../helpers/fixtures.ts';
 import { startS3Server, uniqueBucketName, type S3TestServer } from '../../helpers/s3-server.ts';
 import { assertSameEntry, randomEntry, randomProjection } from './random-entries.ts';
 
-const KEY = featureCacheKey({ fingerprint: 'f'.repeat(64), probe: 'all' }, compileAuditOptions({ out: 'o' }));
+const KEY = featureCacheKey({ fingerprint: 'f'.repeat(64), probe: 'all' }, resolveAuditOptions(compileAuditOptions({ out: 'o' }), { hiddenSize: 64 }));
 const noS3 = () => {
   throw new Error('no S3 here');
 };
