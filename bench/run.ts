@@ -13,6 +13,7 @@ import { benchModel50m, GSM8K_TRAIN, REPO_ROOT, STORIES260K } from './bench-mode
 import { incrementalSection } from './incremental-audit.ts';
 import { fidelityLargeSection } from './fidelity-large-section.ts';
 import { memoryModelSection, sessionLayoutSection } from './execution-sections.ts';
+import { longContextSection } from './long-context.ts';
 import { measureFeatureCost, type FeatureCostRow } from './feature-cost.ts';
 import { isReferenceBlas, measurePaperLoop, type PaperLoopResult } from './paper-loop-speed.ts';
 import type { JobRun } from './bench-cluster.ts';
@@ -21,7 +22,7 @@ import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './pr
 import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'long-context', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Headings of reports written before the markers existed, so their text survives a partial run. */
 const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
@@ -322,6 +323,7 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'fidelity-large': () => fidelityLargeSection(measured),
   'session-layout': () => sessionLayoutSection({ table, measured }),
   'memory-model': () => memoryModelSection({ table, measured }),
+  'long-context': () => longContextSection(measured),
   'paper-loop': paperLoopSection,
   'preset-cost': presetCostSection,
   'large-graph': largeGraphSection,

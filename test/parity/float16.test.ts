@@ -13,28 +13,30 @@ import { GSM8K_TRAIN, readJsonLines, relativeError, STORIES260K, tempDir } from 
  * activations carry ~3 significant digits, norms and the loss run in float32. Checked on CPU, whose
  * onnxruntime kernels also take float16.
  */
-test('--dtype float16 graphs match float32 features to half precision, with half-size weights', async () => {
-  process.env.SAFESIFT_CACHE_DIR = tempDir('float16-cache');
-  const checkpoint = await openCheckpoint(STORIES260K);
-  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-  const records = readJsonLines(GSM8K_TRAIN, 6) as { question: string; answer: string }[];
-  const examples = (await tokenizer.encodeMany(records.map((r) => ({ shape: 'gsm8k' as const, ...r })), { maxTokens: 512 })).filter(
-    (e): e is TokenizedExample => !(e instanceof Error),
-  );
-  const run = async (dtype: 'float32' | 'float16') => {
-    const model = await OnnxFeatureModel.open(checkpoint, { probe: 'all', projection: { kind: 'kron', outDim: 32, inDim: 32, seed: 3 }, dtype });
-    const features = await model.featurize(examples);
-    await model.close();
-    return { features, weightBytes: statSync(`${model.info.graphPath}.data`).size };
-  };
-  const full = await run('float32');
-  const half = await run('float16');
-  assert.ok(half.weightBytes < 0.55 * full.weightBytes, `float16 weights take ${half.weightBytes} bytes vs ${full.weightBytes}`);
-  half.features.forEach((h, i) => {
-    const f = full.features[i]!;
-    assert.ok(relativeError(h.representation, f.representation) < 1e-2, `example ${i}: representation`);
-    assert.ok(Math.abs(h.loss - f.loss) / f.loss < 2e-3, `example ${i}: loss ${h.loss} vs ${f.loss}`);
-    assert.ok(cosine(h.gradient, f.gradient) > 0.9995, `example ${i}: gradient cosine ${cosine(h.gradient, f.gradient)}`);
+for (const attention of ['stored', 'recomputed'] as const) {
+  test(`--dtype float16 graphs match float32 features to half precision, with half-size weights (attention probabilities ${attention})`, async () => {
+    process.env.SAFESIFT_CACHE_DIR = tempDir('float16-cache');
+    const checkpoint = await openCheckpoint(STORIES260K);
+    const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
+    const records = readJsonLines(GSM8K_TRAIN, 6) as { question: string; answer: string }[];
+    const examples = (await tokenizer.encodeMany(records.map((r) => ({ shape: 'gsm8k' as const, ...r })), { maxTokens: 512 })).filter(
+      (e): e is TokenizedExample => !(e instanceof Error),
+    );
+    const run = async (dtype: 'float32' | 'float16') => {
+      const model = await OnnxFeatureModel.open(checkpoint, { probe: 'all', projection: { kind: 'kron', outDim: 32, inDim: 32, seed: 3 }, dtype, attention });
+      const features = await model.featurize(examples);
+      await model.close();
+      return { features, weightBytes: statSync(`${model.info.graphPath}.data`).size };
+    };
+    const full = await run('float32');
+    const half = await run('float16');
+    assert.ok(half.weightBytes < 0.55 * full.weightBytes, `float16 weights take ${half.weightBytes} bytes vs ${full.weightBytes}`);
+    half.features.forEach((h, i) => {
+      const f = full.features[i]!;
+      assert.ok(relativeError(h.representation, f.representation) < 1e-2, `example ${i}: representation`);
+      assert.ok(Math.abs(h.loss - f.loss) / f.loss < 2e-3, `example ${i}: loss ${h.loss} vs ${f.loss}`);
+      assert.ok(cosine(h.gradient, f.gradient) > 0.9995, `example ${i}: gradient cosine ${cosine(h.gradient, f.gradient)}`);
+    });
+    await checkpoint.close();
   });
-  await checkpoint.close();
-});
+}

@@ -6,6 +6,7 @@ import { gpuMemoryBytes, hostMemoryBytes, parseByteSize } from '../features/memo
 import { featureMemoryModel, type FeatureMemoryModel } from '../features/memory-model.ts';
 import { cudaDeviceId, executionProviders } from '../features/onnx-feature-model.ts';
 import { PooledFeatureModel } from '../features/pooled-feature-model.ts';
+import { attentionModeFor } from '../graph/autodiff/attention-mode.ts';
 import { gradientDimension } from '../graph/feature-graph.ts';
 import { resolveProjection, type ProjectionSpec } from '../graph/projection.ts';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
@@ -45,9 +46,11 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
   try {
     const tokenizer = await PromptTokenizer.load(modelDir, { format: options.format });
     const projection = resolveProjection(options.projection, checkpoint.config);
-    const featureOptions = { probe: options.probes, projection, sketch: options.sketch, dtype: options.dtype };
+    // Long examples recompute attention's probabilities (memory linear in T); short ones keep them (faster).
+    const attention = attentionModeFor(options.maxTokens);
+    const featureOptions = { probe: options.probes, projection, sketch: options.sketch, dtype: options.dtype, attention };
     const device = featureDevice();
-    const memory = featureMemoryModel(checkpoint.config, options.dtype, gradientDimension(checkpoint, featureOptions), device);
+    const memory = featureMemoryModel(checkpoint.config, options.dtype, gradientDimension(checkpoint, featureOptions), device, attention);
     const plan = planFor(memory, device, options);
     const model = await PooledFeatureModel.start(checkpoint, {
       ...featureOptions,

@@ -130,7 +130,7 @@ function executionSummary(plan: FeaturePlan, memory: FeatureMemoryModel) {
     memory_budget_bytes: plan.budgetBytes,
     estimated_peak_bytes: Math.round(plan.estimatedPeakBytes),
     estimated_peak: formatBytes(plan.estimatedPeakBytes),
-    memory_model: { weight_bytes: memory.weightBytes, per_token_bytes: memory.perTokenBytes, per_token_pair_bytes: memory.perTokenPairBytes, per_example_bytes: memory.perExampleBytes },
+    memory_model: { weight_bytes: memory.weightBytes, per_token_bytes: memory.perTokenBytes, attention: memory.attention, attention_pair_bytes: memory.attentionPairBytes, per_example_bytes: memory.perExampleBytes },
     notes: plan.notes,
   };
 }

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import { ARENA_SLACK, batchBytes, estimatePeakBytes, formatBytes, type FeatureMemoryModel, type SessionLayout } from './memory-model.ts';
+import { ARENA_SLACK, batchBytes, estimatePeakBytes, formatBytes, perPaddedTokenBytes, type FeatureMemoryModel, type SessionLayout } from './memory-model.ts';
 
 /**
  * Models this small run one single-threaded session per thread, each with its own (pre-packed)
@@ -93,8 +93,7 @@ function gpuBatch(memory: FeatureMemoryModel, request: PlanRequest, budget: numb
   const batchExamples = request.batchSize ?? MAX_GPU_BATCH;
   if (request.batchTokens !== undefined) return { batchExamples, batchTokens: request.batchTokens };
   const free = budget - memory.weightBytes - batchExamples * memory.perExampleBytes * ARENA_SLACK;
-  // An example's attention grows with T², at most T × maxTokens: counted per token at the longest.
-  const fitting = Math.floor(free / ((memory.perTokenBytes + request.maxTokens * memory.perTokenPairBytes) * ARENA_SLACK));
+  const fitting = Math.floor(free / (perPaddedTokenBytes(memory, request.maxTokens) * ARENA_SLACK));
   const batchTokens = Math.max(request.maxTokens, Math.min(batchExamples * request.maxTokens, fitting));
   notes.push(`batches of up to ${batchExamples} examples and ${batchTokens} padded tokens (the GPU memory left beside the weights)`);
   return { batchExamples, batchTokens };

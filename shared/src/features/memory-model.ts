@@ -1,17 +1,24 @@
 import type { LlamaConfig } from '../model/llama-config.ts';
+import type { AttentionMode } from '../graph/autodiff/attention-mode.ts';
+import { attentionBlockRows } from '../graph/autodiff/attention-plan.ts';
 import { countParameters } from '../model/llama-tensors.ts';
 
 /**
  * The memory a feature session needs, in bytes, as a function of the model and the batch:
  *
- *   process ≈ BASE + weights × copies + Σ over sessions of examples × (T × perToken + T² × perTokenPair + perExample)
+ *   process ≈ BASE + weights × copies + Σ over sessions of examples × (T × perToken + T × rows(T) × attentionPair + perExample)
+ *
+ * where rows(T) is T when attention stores its probabilities and the block size when it recomputes them.
  *
  * - weights: parameter count × the compute type's size (tied embeddings once). One copy when the
  *   session maps the graph's data file without pre-packing; pre-packing keeps ~PREPACK_COPIES more.
  * - perToken: what one token keeps alive between the forward and the backward (every layer's
  *   linear inputs, norms in float32, q/k/v, the SwiGLU products) plus the float32 logits and their
  *   gradient at that token: L·(cD·D + cKV·kv + cI·I)·bytes + cV·V·4.
- * - perTokenPair: attention keeps each layer's probabilities, T² per head, for the backward.
+ * - attentionPair: 'stored' attention keeps each layer's probabilities, T² per head, for the
+ *   backward; 'recomputed' keeps no T×T tensor between layers, but one layer's current block of
+ *   rows(T) ≤ MAX_BLOCK_ROWS query rows scores every key: a few [heads, rows, T] float32 tensors
+ *   (linear in T past 4 full blocks).
  * - perExample: the gradient feature vector (float32, graph output + its copy handed back).
  *
  * The coefficients are fitted to peak RSS measured on three model shapes (`npm run bench -- --only
@@ -20,8 +27,9 @@ import { countParameters } from '../model/llama-tensors.ts';
 export interface FeatureMemoryModel {
   weightBytes: number;
   perTokenBytes: number;
-  /** Attention keeps each layer's softmax probabilities for the backward: this × T² per example. */
-  perTokenPairBytes: number;
+  attention: AttentionMode;
+  /** Bytes per (query row, key) of one example: all heads of every layer if stored, of one layer's current block if recomputed. */
+  attentionPairBytes: number;
   perExampleBytes: number;
 }
 
@@ -37,11 +45,16 @@ const PER_LAYER = { hidden: 14, kv: 6, intermediate: 6 } as const;
 /** float32 values per token per vocabulary entry: logits, softmax and their gradient. */
 const PER_VOCAB = 3;
 /**
- * Bytes per (query, key) pair per head per layer in float32: the kept probabilities (causal blocks
- * skip about 3/8 of them) and the scores and their gradient while a layer's backward runs. Fitted:
- * 58M and 1B-shaped checkpoints at 256 and 1024 tokens both give 14–15.
+ * Stored: bytes per (query, key) pair per head per layer in float32: the kept probabilities (causal
+ * blocks skip about 3/8 of them) and the scores and their gradient while a layer's backward runs.
+ * Fitted: 58M and 1B-shaped checkpoints at 256 and 1024 tokens both give 14–15.
  */
-const PER_TOKEN_PAIR_FLOAT32 = 14;
+const STORED_PAIR_BYTES_FLOAT32 = 14;
+/**
+ * Recomputed: float32 bytes per (block row, key) per head: the backward's scores, probabilities,
+ * their gradient and the causal-masked sum, alive together within one Loop iteration.
+ */
+const RECOMPUTED_PAIR_BYTES_PER_HEAD = 16;
 /** A float16 graph on the CPU holds two float32 casts of each weight besides it (measured 1B-shaped: 10–11 bytes/parameter in all). */
 const CPU_FLOAT16_BYTES_PER_PARAM = 2 + 2 * 4;
 
@@ -55,7 +68,7 @@ export function dtypeBytes(dtype: 'float32' | 'float16'): number {
  * so it casts around them and folds the casts of constant weights (measured: more memory and
  * slower than float32 there; float16 is for GPUs).
  */
-export function featureMemoryModel(config: LlamaConfig, dtype: 'float32' | 'float16', gradientDim: number, device: 'cpu' | 'gpu'): FeatureMemoryModel {
+export function featureMemoryModel(config: LlamaConfig, dtype: 'float32' | 'float16', gradientDim: number, device: 'cpu' | 'gpu', attention: AttentionMode): FeatureMemoryModel {
   const b = dtypeBytes(dtype);
   const weightBytesPerParam = dtype === 'float16' && device === 'cpu' ? CPU_FLOAT16_BYTES_PER_PARAM : b;
   const kv = config.numKvHeads * config.headDim;
@@ -63,17 +76,25 @@ export function featureMemoryModel(config: LlamaConfig, dtype: 'float32' | 'floa
   return {
     weightBytes: countParameters(config) * weightBytesPerParam,
     perTokenBytes: config.numLayers * perLayer * b + PER_VOCAB * config.vocabSize * 4,
-    perTokenPairBytes: config.numLayers * config.numHeads * PER_TOKEN_PAIR_FLOAT32 * (b / 4),
+    attention,
+    attentionPairBytes:
+      attention === 'stored' ? config.numLayers * config.numHeads * STORED_PAIR_BYTES_FLOAT32 * (b / 4) : config.numHeads * RECOMPUTED_PAIR_BYTES_PER_HEAD,
     perExampleBytes: 2 * gradientDim * 4,
   };
 }
 
 /**
  * One session's working memory for a batch of `examples` holding `tokens` padded tokens, none
- * longer than `longest`: attention's Σ T² is at most tokens × longest.
+ * longer than `longest` (a batch is padded to its longest, so every row has its block size).
  */
 export function batchBytes(model: FeatureMemoryModel, examples: number, tokens: number, longest: number): number {
-  return tokens * (model.perTokenBytes + longest * model.perTokenPairBytes) + examples * model.perExampleBytes;
+  return tokens * perPaddedTokenBytes(model, longest) + examples * model.perExampleBytes;
+}
+
+/** Working memory per padded token of a batch whose rows are `longest` tokens. */
+export function perPaddedTokenBytes(model: FeatureMemoryModel, longest: number): number {
+  const rows = model.attention === 'stored' ? longest : attentionBlockRows(longest);
+  return model.perTokenBytes + rows * model.attentionPairBytes;
 }
 
 export interface SessionLayout {

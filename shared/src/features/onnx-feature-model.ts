@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { buildFeatureGraph, FEATURE_IO, GRAPH_BUILDER_VERSION, gradientDimension } from '../graph/feature-graph.ts';
+import type { AttentionMode } from '../graph/autodiff/attention-mode.ts';
 import { cachedGraph } from '../graph/graph-cache.ts';
 import type { Probe } from '../graph/probes.ts';
 import { describeProjection, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
@@ -20,6 +21,8 @@ export interface OnnxFeatureModelOptions extends SessionOptions {
   sketch?: SketchSpec | null;
   /** Also compute full logits (parity tests). */
   emitLogits?: boolean;
+  /** Attention's backward (default 'stored'; 'recomputed' for long contexts: see attention-mode.ts). */
+  attention?: AttentionMode;
 }
 
 export interface RawFeatureOutputs {
@@ -54,6 +57,7 @@ export async function prepareFeatureGraph(checkpoint: Checkpoint, options: OnnxF
     sketch: options.sketch ?? null,
     dtype: options.dtype ?? 'float32',
     emitLogits: options.emitLogits ?? false,
+    attention: options.attention ?? 'stored',
   };
   const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...graphOptions };
   const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, graphOptions, dataPath));

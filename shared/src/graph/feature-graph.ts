@@ -1,4 +1,5 @@
 import { DiffGraph, type Value } from './autodiff/diff-graph.ts';
+import type { AttentionMode } from './autodiff/attention-mode.ts';
 import { BATCH } from './autodiff/shapes.ts';
 import { emitGradientFeatures, emitSketch, gradientLayout } from './gradient-features.ts';
 import { emitLlamaForward, SEQ, type WeightSource } from './llama-forward.ts';
@@ -7,7 +8,7 @@ import { headParamKey, probedParams, type Probe } from './probes.ts';
 import type { ProjectionSpec, SketchSpec } from './projection.ts';
 
 /** Bump when the emitted graphs change, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 4;
+export const GRAPH_BUILDER_VERSION = 5;
 
 export interface FeatureGraphOptions {
   probe: Probe;
@@ -18,6 +19,8 @@ export interface FeatureGraphOptions {
   sketch?: SketchSpec | null;
   /** Also output logits [B,T,V] (parity tests only: large). */
   emitLogits?: boolean;
+  /** Attention's backward: probabilities stored (default) or recomputed (long contexts). */
+  attention?: AttentionMode;
 }
 
 /** Names of the graph's inputs and outputs: the contract with the runtime. */
@@ -58,7 +61,7 @@ export async function buildFeatureGraph(weights: WeightSource, options: FeatureG
   const ids = d.constant(g.input(FEATURE_IO.inputIds, DType.int64, [BATCH, SEQ]), [BATCH, SEQ], DType.int64);
   const mask = g.input(FEATURE_IO.attentionMask, DType.int64, [BATCH, SEQ]);
   const lossWeights = g.input(FEATURE_IO.lossWeights, DType.float, [BATCH, SEQ]);
-  const { finalHidden, headWeight } = await emitLlamaForward(d, weights, ids, mask, computeType);
+  const { finalHidden, headWeight } = await emitLlamaForward(d, weights, ids, mask, computeType, options.attention ?? 'stored');
   const toFloat = (x: string) => (computeType === DType.float ? x : g.op('Cast', [x], { to: DType.float }));
 
   g.output(toFloat(lastTokenState(g, finalHidden.name, mask, computeType)), FEATURE_IO.representation, DType.float, [BATCH, c.hiddenSize]);

@@ -1,4 +1,5 @@
 import type { LlamaConfig } from '../model/llama-config.ts';
+import type { AttentionMode } from './autodiff/attention-mode.ts';
 import type { DiffGraph, Value } from './autodiff/diff-graph.ts';
 import { DType, type FloatType } from './onnx-graph.ts';
 import { BATCH } from './autodiff/shapes.ts';
@@ -32,6 +33,7 @@ export async function emitLlamaForward(
   inputIds: Value,
   attentionMask: string,
   dtype: FloatType = DType.float,
+  attention: AttentionMode = 'stored',
 ): Promise<ForwardValues> {
   const c = weights.config;
   const g = d.g;
@@ -46,7 +48,7 @@ export async function emitLlamaForward(
   const embedTable = await param(embedName, [c.vocabSize, D]);
   let x = d.embedding(embedName, embedTable, D, inputIds, dtype);
 
-  const attnBias = d.constant(emitAttentionBias(d, attentionMask, seqLen, dtype), [BATCH, 1, 1, SEQ, SEQ], dtype);
+  const keyMask = d.constant(attentionMask, [BATCH, SEQ], DType.int64);
   const rope = emitRopeTables(d, c, seqLen, dtype);
   const scale = d.constant(g.constFloat([1 / Math.sqrt(hd)], [], dtype), [], dtype);
 
@@ -74,7 +76,7 @@ export async function emitLlamaForward(
 
     // Query heads grouped by their KV head, [B,KV,rep,T,hd]; K and V broadcast over the group.
     const qGrouped = d.reshape(d.mul(q, scale), [BATCH, c.numKvHeads, nRep, SEQ, hd]);
-    const context = d.reshape(d.attention(qGrouped, k, v, attnBias), [BATCH, c.numHeads, SEQ, hd]);
+    const context = d.reshape(d.attention(qGrouped, k, v, keyMask, attention), [BATCH, c.numHeads, SEQ, hd]);
     const merged = d.reshape(d.transpose(context, [0, 2, 1, 3]), [BATCH, SEQ, c.numHeads * hd]);
     x = d.add(x, await linear(merged, `${p}.self_attn.o_proj`, c.numHeads * hd, D));
 
@@ -89,18 +91,6 @@ export async function emitLlamaForward(
   // Tied checkpoints share one table between the lookup and the head: one copy in memory.
   const headWeight = c.tieWordEmbeddings ? embedTable : await param('lm_head.weight', [c.vocabSize, D]);
   return { finalHidden, headWeight };
-}
-
-/** Additive attention bias [B,1,1,T,T]: 0 where key j <= query i and j is a real token, else -1e9. */
-function emitAttentionBias(d: DiffGraph, attentionMask: string, seqLen: string, dtype: FloatType): string {
-  const g = d.g;
-  const positions = g.op('Range', [g.constInt64([0], []), g.op('Squeeze', [seqLen]), g.constInt64([1], [])]);
-  const queries = g.op('Unsqueeze', [positions, g.constInt64([1])]);
-  const causal = g.op('LessOrEqual', [positions, queries]); // [T,T]: key <= query
-  const keep = g.op('Cast', [g.op('Unsqueeze', [attentionMask, g.constInt64([1, 2, 3])])], { to: 9 });
-  const allowed = g.op('And', [causal, keep]); // [B,1,1,1,T] & [T,T] -> [B,1,1,T,T]
-  // -1e9 becomes -inf in float16: softmax still gives those keys exactly zero weight.
-  return g.op('Where', [allowed, g.constFloat([0], [], dtype), g.constFloat([-1e9], [], dtype)]);
 }
 
 function emitRopeTables(d: DiffGraph, c: LlamaConfig, seqLen: string, dtype: FloatType): { cos: Value; sin: Value; rotate: Value } {

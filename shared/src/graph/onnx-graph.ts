@@ -13,7 +13,13 @@ export type DType = (typeof DType)[keyof typeof DType];
 export type FloatType = typeof DType.float | typeof DType.float16;
 
 export type Dim = number | string;
-export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | OP.onnx.ITensorProto;
+export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | { graph: OP.onnx.IGraphProto } | OP.onnx.ITensorProto;
+
+/** A value of a Loop: its name and element type (body inputs and outputs must be typed). */
+export interface TypedValue {
+  value: string;
+  type: DType;
+}
 
 /** Initializers at least this big go to the external data file (keeps the protobuf small, no 2 GB limit). */
 const EXTERNAL_THRESHOLD_BYTES = 1024;
@@ -22,7 +28,9 @@ export const OPSET = 18;
 /**
  * A small imperative ONNX graph builder: values are named strings, every node gets a fresh
  * output name. Large initializers are streamed straight to an external data file as they are
- * added, so building a graph never holds all weights in memory at once.
+ * added, so building a graph never holds all weights in memory at once. Loop bodies are
+ * OnnxGraphs too (see `loop`): they emit their own nodes but take names, constants and weights
+ * from the main graph, whose values a subgraph may read by name.
  */
 export class OnnxGraph {
   private readonly nodes: OP.onnx.INodeProto[] = [];
@@ -33,25 +41,55 @@ export class OnnxGraph {
   private counter = 0;
   private dataFd: number | null = null;
   private dataOffset = 0;
+  /** The main graph: the one that owns names, constants and weights (itself unless a Loop body). */
+  private readonly root: OnnxGraph;
 
   /** @param dataPath where external weights go; must sit next to the model file (loaded by path). */
   constructor(
     readonly name: string,
     private readonly dataPath: string | null = null,
-  ) {}
-
-  fresh(hint: string): string {
-    return `${hint}_${this.counter++}`;
+    parent: OnnxGraph | null = null,
+  ) {
+    this.root = parent ? parent.root : this;
   }
 
-  input(name: string, type: DType, dims: Dim[]): string {
+  fresh(hint: string): string {
+    return `${hint}_${this.root.counter++}`;
+  }
+
+  /** A graph input; `dims` null leaves the shape unknown (Loop bodies: shapes vary by iteration). */
+  input(name: string, type: DType, dims: Dim[] | null): string {
     this.inputs.push(valueInfo(name, type, dims));
     return name;
   }
 
-  output(value: string, name: string, type: DType, dims: Dim[]): void {
+  output(value: string, name: string, type: DType, dims: Dim[] | null): void {
     this.node('Identity', [value], {}, [name]);
     this.outputs.push(valueInfo(name, type, dims));
+  }
+
+  /**
+   * An ONNX Loop of `trips` iterations (an int64 scalar known only at run time). `emit` builds the
+   * body from the iteration number (int64 [1]) and the current carried values, and returns their
+   * next values plus the per-iteration outputs, which the Loop stacks on a new leading axis.
+   * Returns the final carried values, then the stacked outputs.
+   */
+  loop(
+    trips: string,
+    carried: TypedValue[],
+    emit: (body: OnnxGraph, iteration: string, carried: string[]) => { carried: string[]; stacked: TypedValue[] },
+  ): string[] {
+    const body = new OnnxGraph(this.fresh('loop_body'), null, this);
+    const iteration = body.input(this.fresh('iter'), DType.int64, []);
+    const condition = body.input(this.fresh('cond'), DType.bool, []);
+    const state = carried.map((c) => body.input(this.fresh('carried'), c.type, null));
+    const next = emit(body, body.op('Unsqueeze', [iteration, this.constInt64([0])]), state);
+    if (next.carried.length !== carried.length) throw new Error(`loop body returns ${next.carried.length} carried values, expected ${carried.length}`);
+    body.output(condition, this.fresh('cond_out'), DType.bool, []);
+    next.carried.forEach((value, i) => body.output(value, this.fresh('carried_out'), carried[i]!.type, null));
+    for (const s of next.stacked) body.output(s.value, this.fresh('stacked_out'), s.type, null);
+    const graph: OP.onnx.IGraphProto = { name: body.name, node: body.nodes, input: body.inputs, output: body.outputs };
+    return this.node('Loop', [trips, '', ...carried.map((c) => c.value)], { body: { graph } }, carried.length + next.stacked.length);
   }
 
   /** Adds a weight (dims as stored), converted to float16 when asked. */
@@ -121,6 +159,7 @@ export class OnnxGraph {
   }
 
   private cached(key: string, make: () => string): string {
+    if (this.root !== this) return this.root.cached(key, make);
     const hit = this.constCache.get(key);
     if (hit) return hit;
     const made = make();
@@ -129,6 +168,7 @@ export class OnnxGraph {
   }
 
   private addInitializer(name: string, dataType: DType, bytes: Uint8Array, dims: number[]): string {
+    if (this.root !== this) return this.root.addInitializer(name, dataType, bytes, dims);
     const tensor: OP.onnx.ITensorProto = { name, dataType, dims };
     if (this.dataPath && bytes.byteLength >= EXTERNAL_THRESHOLD_BYTES) {
       if (this.dataFd === null) this.dataFd = openSync(this.dataPath, 'w');
@@ -152,16 +192,9 @@ export class OnnxGraph {
   }
 }
 
-function valueInfo(name: string, elemType: DType, dims: Dim[]): OP.onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
+function valueInfo(name: string, elemType: DType, dims: Dim[] | null): OP.onnx.IValueInfoProto {
+  const shape = dims === null ? {} : { shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } };
+  return { name, type: { tensorType: { elemType, ...shape } } };
 }
 
 function attribute(name: string, value: AttrValue): OP.onnx.IAttributeProto {
@@ -171,5 +204,6 @@ function attribute(name: string, value: AttrValue): OP.onnx.IAttributeProto {
   if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
   if ('float' in value) return { name, type: T.FLOAT, f: value.float };
   if ('floats' in value) return { name, type: T.FLOATS, floats: value.floats };
+  if ('graph' in value) return { name, type: T.GRAPH, g: value.graph };
   return { name, type: T.TENSOR, t: value };
 }

@@ -4,7 +4,8 @@ import { lengthBuckets } from '../../../shared/src/audit/featurize-batches.ts';
 import { ConfigError } from '../../../shared/src/errors.ts';
 import { planFeatureExecution, PLANNABLE_SHARE, SMALL_MODEL_BYTES } from '../../../shared/src/features/feature-plan.ts';
 import { parseByteSize } from '../../../shared/src/features/memory-budget.ts';
-import { estimatePeakBytes, featureMemoryModel, type FeatureMemoryModel } from '../../../shared/src/features/memory-model.ts';
+import { attentionBlockRows, MAX_BLOCK_ROWS } from '../../../shared/src/graph/autodiff/attention-plan.ts';
+import { batchBytes, estimatePeakBytes, featureMemoryModel, type FeatureMemoryModel } from '../../../shared/src/features/memory-model.ts';
 import { parseLlamaConfig } from '../../../shared/src/model/llama-config.ts';
 import { countParameters } from '../../../shared/src/model/llama-tensors.ts';
 
@@ -20,25 +21,39 @@ const LLAMA_8B = parseLlamaConfig({
 
 test('the memory model counts one copy of the weights in the compute type, and per-token memory scales with layers and vocabulary', () => {
   assert.equal(countParameters(LLAMA_8B), 8_030_261_248);
-  const half = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu');
-  const full = featureMemoryModel(LLAMA_8B, 'float32', 1000, 'gpu');
+  const half = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu', 'stored');
+  const full = featureMemoryModel(LLAMA_8B, 'float32', 1000, 'gpu', 'stored');
   assert.equal(half.weightBytes, 2 * 8_030_261_248);
   assert.equal(full.weightBytes, 2 * half.weightBytes);
   assert.ok(full.perTokenBytes > half.perTokenBytes && full.perTokenBytes < 2 * half.perTokenBytes, 'the float32 logits term does not halve');
   assert.equal(half.perExampleBytes, 2 * 1000 * 4);
-  const shallow = featureMemoryModel({ ...LLAMA_8B, numLayers: 16 }, 'float16', 1000, 'gpu');
+  const shallow = featureMemoryModel({ ...LLAMA_8B, numLayers: 16 }, 'float16', 1000, 'gpu', 'stored');
   assert.ok(shallow.perTokenBytes < half.perTokenBytes);
-  assert.equal(shallow.perTokenPairBytes * 2, half.perTokenPairBytes, 'attention memory is per layer');
+  assert.equal(shallow.attentionPairBytes * 2, half.attentionPairBytes, 'stored attention probabilities are per layer');
+  const recomputed = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu', 'recomputed');
+  assert.equal(featureMemoryModel({ ...LLAMA_8B, numLayers: 16 }, 'float16', 1000, 'gpu', 'recomputed').attentionPairBytes, recomputed.attentionPairBytes, "recomputed: one layer's block at a time");
+});
+
+test('stored attention memory grows with T²; recomputed attention memory stops growing per token once blocks reach their largest size', () => {
+  const stored = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu', 'stored');
+  assert.ok(batchBytes(stored, 1, 8192, 8192) / batchBytes(stored, 1, 4096, 4096) > 3, 'stored: nearly quadratic');
+  const model = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu', 'recomputed');
+  const at = (tokens: number) => batchBytes(model, 1, tokens, tokens);
+  assert.ok(at(1024) / at(512) > 2, 'below 4 full blocks the block grows with T');
+  assert.ok(Math.abs(at(8192) / at(4096) - 2) < 0.01, 'past them memory doubles with T');
+  assert.equal(attentionBlockRows(4096), MAX_BLOCK_ROWS);
+  assert.equal(attentionBlockRows(100), 25);
+  assert.equal(attentionBlockRows(1100), 220);
 });
 
 test('float16 on the CPU provider counts the two float32 copies its casts add', () => {
-  const cpu = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'cpu');
-  const gpu = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu');
+  const cpu = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'cpu', 'stored');
+  const gpu = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu', 'stored');
   assert.equal(cpu.weightBytes, 5 * gpu.weightBytes);
 });
 
-const small: FeatureMemoryModel = { weightBytes: MiB, perTokenBytes: 20_000, perTokenPairBytes: 200, perExampleBytes: 500_000 };
-const large: FeatureMemoryModel = { weightBytes: 2 * GiB, perTokenBytes: 3 * MiB, perTokenPairBytes: 2000, perExampleBytes: 2 * MiB };
+const small: FeatureMemoryModel = { weightBytes: MiB, perTokenBytes: 20_000, attention: 'stored', attentionPairBytes: 200, perExampleBytes: 500_000 };
+const large: FeatureMemoryModel = { weightBytes: 2 * GiB, perTokenBytes: 3 * MiB, attention: 'stored', attentionPairBytes: 2000, perExampleBytes: 2 * MiB };
 
 test('a small model gets one single-threaded session per thread with pre-packed weights; a large one a single session', () => {
   const smallPlan = planFeatureExecution(small, { device: 'cpu', cores: 4, budgetBytes: 24 * GiB, maxTokens: 512 });
@@ -68,7 +83,7 @@ test('the plan fits the budget: it drops extra sessions and pre-packing, then re
 });
 
 test('on a GPU, batches fill the memory left beside the weights, by padded tokens', () => {
-  const memory = featureMemoryModel(LLAMA_8B, 'float16', 2_000_000, 'gpu');
+  const memory = featureMemoryModel(LLAMA_8B, 'float16', 2_000_000, 'gpu', 'stored');
   const plan = planFeatureExecution(memory, { device: 'gpu', cores: 8, budgetBytes: 80 * GiB, maxTokens: 512 });
   assert.equal(plan.sessions, 1);
   assert.ok(plan.batchTokens >= 512 && plan.batchTokens <= 32 * 512);

@@ -1,142 +1,106 @@
 /**
- * The ONNX nodes of DiffGraph.attention: causal grouped-query attention, softmax(q kᵀ + bias) v,
- * and its vector-Jacobian product. For speed on the [T,T] tensors:
- * - queries are cut into ATTENTION_BLOCKS causal blocks, each scored against only the keys it can
- *   see, so most of the masked upper triangle is never computed (masked keys get exactly zero
- *   weight either way: the result is the same);
- * - a KV head's query group is one [rep*Tq, ·] matrix, so each product is one plain MatMul and
- *   sums over the group fall out of the contraction;
- * - the backward takes the softmax row term Σ_j p_ij dp_ij as dctx_i · ctx_i and folds it into
- *   the dP product as [dctx_i, -r_i] · [v_j, 1].
+ * The ONNX nodes of DiffGraph.attention: causal grouped-query attention, softmax(q kᵀ + mask) v,
+ * and its vector-Jacobian product, in the manner of FlashAttention, so that memory stays linear in
+ * the sequence length T however long it is:
+ * - queries are cut into blocks of at most MAX_BLOCK_ROWS rows, one ONNX Loop iteration each (the
+ *   number of blocks grows with T, known only at run time); block i scores only the keys it can
+ *   see, [0, end_i), so most of the masked upper triangle is never computed;
+ * - the forward keeps the context and each row's log-sum-exp (float32), never the probabilities;
+ * - the backward is one Loop too: it recomputes each block's probabilities from q, k and the
+ *   log-sum-exp, and accumulates dk and dv over the blocks. The Loop node takes the layer's
+ *   incoming gradient, so onnxruntime cannot run the recomputation early, and at most one block's
+ *   [rows, T] tensors of one layer exist at a time.
+ * Masked keys (padding, or after the query) get exactly zero weight. Softmax statistics are
+ * float32 whatever the compute type. The block layout is in attention-plan.ts, the Loop bodies
+ * in attention-blocks.ts.
  */
-import type { FloatType, OnnxGraph } from '../onnx-graph.ts';
+import { DType, type FloatType, type OnnxGraph } from '../onnx-graph.ts';
+import { backwardBlock, forwardBlock, type BackwardInputs, type ForwardInputs } from './attention-blocks.ts';
+import { cut, padAxis, type AttentionPlan } from './attention-plan.ts';
 
-/** Causal query blocks (measured on stories260k: 4 beat 2 and 8). */
-export const ATTENTION_BLOCKS = 4;
+export { planAttention, type AttentionPlan } from './attention-plan.ts';
 
-/** How the positions of one attention bias are cut into blocks; shared by every layer. */
-export interface AttentionPlan {
-  /** T, the padding to at least ATTENTION_BLOCKS positions, and T plus that padding ([1] each). */
-  length: string;
-  pad: string;
-  padded: string;
-  blocks: Array<{ start: string; end: string; bias: string }>;
-}
-
-/** The forward's tensors that the backward reuses. */
+/** The forward's tensors that the backward reuses (all linear in T). */
 export interface AttentionForward {
-  /** softmax(q kᵀ + bias) v, [B,KV,rep,T,hd]. */
+  /** softmax(q kᵀ + mask) v, [B,KV,rep,T,hd]. */
   context: string;
+  /** Per query row, log Σ_j exp(s_ij + mask_ij), [B,KV,rep,padded,1] float32. */
+  logSumExp: string;
+  /** q padded to whole blocks [B,KV,rep,padded,hd]; k, v [B,KV,T,hd]; kᵀ [B,KV,hd,T]. */
+  qPadded: string;
+  k: string;
+  v: string;
+  kT: string;
+  /** The forward's score operands [q, 1] and [kᵀ; key bias] (see ForwardInputs). */
+  qOne: string;
+  kMasked: string;
+  rep: number;
   headDim: number;
-  blocks: Array<{
-    start: string;
-    end: string;
-    qb: string;
-    kb: string;
-    vb: string;
-    scoreShape: string;
-    flatShape: string;
-    probs: string;
-    probRows: string;
-    context: string;
-  }>;
 }
 
-const SWAP_LAST = [0, 1, 3, 2];
+/** The attention of q [B,KV,rep,T,hd] (pre-scaled) over k, v [B,KV,T,hd]. */
+export function attentionForward(g: OnnxGraph, plan: AttentionPlan, q: string, k: string, v: string, rep: number, headDim: number, valueType: FloatType): AttentionForward {
+  const qPadded = padAxis(g, q, 5, 3, plan.pad);
+  const kT = g.op('Transpose', [k], { perm: [0, 1, 3, 2] });
+  const qOne = g.op('Concat', [qPadded, ones(g, qPadded, 5, valueType)], { axis: 4 });
+  const kMasked = g.op('Concat', [kT, keyRow(g, kT, plan.keyBias)], { axis: 2 });
+  const inputs: ForwardInputs = { plan, qOne, kMasked, v, headDim, valueType };
+  const [contexts, logSumExps] = g.loop(plan.blocks, [], (body, i) => ({ carried: [], stacked: forwardBlock(body, inputs, i) }));
+  const context = cut(g, unstackRows(g, contexts!, rep, headDim), 3, g.constInt64([0]), plan.length);
+  return { context, logSumExp: unstackRows(g, logSumExps!, rep, 1), qPadded, k, v, kT, qOne, kMasked, rep, headDim };
+}
 
-/**
- * Query blocks of the attention over `bias` [B,1,1,T,T]: T is padded to at least ATTENTION_BLOCKS
- * so no block is empty (padded keys are masked, padded queries cut off), and each block's bias
- * slice is taken once.
- */
-export function planAttention(g: OnnxGraph, bias: string): AttentionPlan {
-  const n = ATTENTION_BLOCKS;
-  const length = g.op('Slice', [g.op('Shape', [bias]), g.constInt64([3]), g.constInt64([4])]); // [1]
-  const pad = g.op('Max', [g.op('Sub', [g.constInt64([n]), length]), g.constInt64([0])]);
-  const padded = g.op('Add', [length, pad]);
-  const masked = g.op('Pad', [bias, g.op('Concat', [g.constInt64([0, 0, 0, 0, 0, 0, 0, 0]), pad, pad], { axis: 0 }), g.op('CastLike', [g.constFloat([-1e9], []), bias])]);
-  const ends = Array.from({ length: n }, (_, b) =>
-    b === n - 1 ? padded : g.op('Div', [g.op('Add', [g.op('Mul', [padded, g.constInt64([b + 1])]), g.constInt64([n - 1])]), g.constInt64([n])]),
+/** Gradients of q, k and v from the context's cotangent `dy` [B,KV,rep,T,hd]. */
+export function attentionBackward(g: OnnxGraph, plan: AttentionPlan, f: AttentionForward, dy: string, valueType: FloatType): { dq: string; dk: string; dv: string } {
+  const { rep, headDim } = f;
+  const lastAxisPerm = [0, 1, 4, 2, 3]; // [B,KV,rep,T,hd] -> [B,KV,hd,rep,T]
+  const dyPadded = padAxis(g, dy, 5, 3, plan.pad);
+  // Σ_j p_ij dp_ij = dctx_i · ctx_i: folded into the dP product as [dctx_i, -r_i] · [v_j; 1].
+  const rowTerm = g.op('ReduceSum', [g.op('Mul', [dy, f.context]), g.constInt64([-1])], { keepdims: 1 });
+  const vT = g.op('Transpose', [f.v], { perm: [0, 1, 3, 2] });
+  const float32 = valueType === DType.float;
+  const inputs: BackwardInputs = {
+    plan,
+    valueType,
+    headDim,
+    dyLeft: padAxis(g, g.op('Concat', [dy, g.op('Neg', [rowTerm])], { axis: 4 }), 5, 3, plan.pad),
+    vT1: g.op('Concat', [vT, keyRow(g, vT, null, valueType)], { axis: 2 }),
+    // float32: s_ij − lse_i as one product; float16 subtracts lse in float32 instead.
+    qLeft: float32 ? g.op('Concat', [f.qPadded, g.op('Neg', [f.logSumExp]), ones(g, f.qPadded, 5, valueType)], { axis: 4 }) : f.qOne,
+    kRight: float32 ? g.op('Concat', [f.kT, keyRow(g, f.kT, null, valueType), keyRow(g, f.kT, plan.keyBias)], { axis: 2 }) : f.kMasked,
+    logSumExp: f.logSumExp,
+    qT: g.op('Transpose', [f.qPadded], { perm: lastAxisPerm }),
+    dyT: g.op('Transpose', [dyPadded], { perm: lastAxisPerm }),
+  };
+  const zeros = g.op('Expand', [g.constFloat([0], [], valueType), g.op('Shape', [f.kT])]); // dkᵀ, dvᵀ [B,KV,hd,T]
+  const [dkT, dvT, dqs] = g.loop(
+    plan.blocks,
+    [
+      { value: zeros, type: valueType },
+      { value: zeros, type: valueType },
+    ],
+    (body, i, [dkAcc, dvAcc]) => backwardBlock(body, inputs, i, dkAcc!, dvAcc!),
   );
-  const zero = g.constInt64([0]);
-  const blocks = ends.map((end, b) => {
-    const start = b === 0 ? zero : ends[b - 1]!;
-    return { start, end, bias: g.op('Slice', [masked, g.op('Concat', [start, zero], { axis: 0 }), g.op('Concat', [end, end], { axis: 0 }), g.constInt64([3, 4])]) };
-  });
-  return { length, pad, padded, blocks };
+  const swap = (x: string) => g.op('Transpose', [x], { perm: [0, 1, 3, 2] });
+  const dqWide = unstackRows(g, dqs!, rep, headDim + (float32 ? 2 : 1));
+  const dq = g.op('Slice', [dqWide, g.constInt64([0, 0]), g.op('Concat', [plan.length, g.constInt64([headDim])], { axis: 0 }), g.constInt64([3, 4])]);
+  return { dq, dk: swap(dkT!), dv: swap(dvT!) };
 }
 
-/** The attention of q [B,KV,rep,T,hd] (pre-scaled) over k, v [B,KV,T,hd], block by block. */
-export function attentionForward(g: OnnxGraph, plan: AttentionPlan, q: string, k: string, v: string, headDim: number): AttentionForward {
-  const zero = g.constInt64([0]);
-  const [qP, kP, vP] = [padAxis(g, q, 5, 3, plan.pad), padAxis(g, k, 4, 2, plan.pad), padAxis(g, v, 4, 2, plan.pad)];
-  const blocks = plan.blocks.map(({ start, end, bias: blockBias }) => {
-    const qb = cut(g, qP, 3, start, end); // [B,KV,rep,Tq,hd]
-    const kb = cut(g, kP, 2, zero, end); // [B,KV,Tk,hd]
-    const vb = cut(g, vP, 2, zero, end);
-    const scoreShape = g.op('Concat', [g.op('Slice', [g.op('Shape', [qb]), zero, g.constInt64([4])]), end], { axis: 0 }); // [B,KV,rep,Tq,Tk]
-    const flatShape = g.op('Concat', [g.constInt64([0, 0, -1]), end], { axis: 0 }); // [B,KV,rep*Tq,Tk]
-    const scores = g.op('Add', [g.op('Reshape', [g.op('MatMul', [rows(g, qb, headDim), g.op('Transpose', [kb], { perm: SWAP_LAST })]), scoreShape]), blockBias]);
-    const probs = g.op('Softmax', [scores], { axis: -1 });
-    const probRows = g.op('Reshape', [probs, flatShape]);
-    const context = g.op('Reshape', [g.op('MatMul', [probRows, vb]), g.op('Shape', [qb])]);
-    return { start, end, qb, kb, vb, scoreShape, flatShape, probs, probRows, context };
-  });
-  const context = cut(g, g.op('Concat', blocks.map((b) => b.context), { axis: 3 }), 3, zero, plan.length);
-  return { context, headDim, blocks };
+/** A Loop's stacked per-block rows [n,B,KV,rep*rows,w] as [B,KV,rep,n*rows,w]. */
+function unstackRows(g: OnnxGraph, stacked: string, rep: number, width: number): string {
+  const split = g.op('Reshape', [stacked, g.constInt64([0, 0, 0, rep, -1, width])]);
+  return g.op('Reshape', [g.op('Transpose', [split], { perm: [1, 2, 3, 0, 4, 5] }), g.constInt64([0, 0, 0, -1, width])]);
 }
 
-/** Gradients of q, k and v from the context's cotangent `dy`. */
-export function attentionBackward(
-  g: OnnxGraph,
-  plan: AttentionPlan,
-  forward: AttentionForward,
-  dy: string,
-  valueType: FloatType,
-): { dq: string; dk: string; dv: string } {
-  const zero = g.constInt64([0]);
-  const headDim = (x: string) => rows(g, x, forward.headDim);
-  const dyP = padAxis(g, dy, 5, 3, plan.pad);
-  const ones = g.constFloat([1], [], valueType);
-  const [dq, dk, dv] = [[], [], []] as [string[], string[], string[]];
-  for (const p of forward.blocks) {
-    const dyb = cut(g, dyP, 3, p.start, p.end);
-    const rowTerm = g.op('ReduceSum', [g.op('Mul', [dyb, p.context]), g.constInt64([-1])], { keepdims: 1 });
-    const vT = g.op('Transpose', [p.vb], { perm: SWAP_LAST }); // [B,KV,hd,Tk]
-    const onesRow = g.op('Expand', [ones, g.op('Concat', [g.op('Slice', [g.op('Shape', [vT]), zero, g.constInt64([2])]), g.constInt64([1]), p.end], { axis: 0 })]);
-    const left = g.op('Concat', [headDim(dyb), g.op('Neg', [g.op('Reshape', [rowTerm, g.constInt64([0, 0, -1, 1])])])], { axis: 3 });
-    const centred = g.op('Reshape', [g.op('MatMul', [left, g.op('Concat', [vT, onesRow], { axis: 2 })]), p.scoreShape]); // dp_ij - r_i
-    const dScores = g.op('Reshape', [g.op('Mul', [p.probs, centred]), p.flatShape]);
-    dq.push(g.op('Reshape', [g.op('MatMul', [dScores, p.kb]), g.op('Shape', [p.qb])]));
-    dk.push(transposedProduct(g, dScores, headDim(p.qb)));
-    dv.push(transposedProduct(g, p.probRows, headDim(dyb)));
-  }
-  const unpad = (x: string, axis: number) => cut(g, x, axis, zero, plan.length);
-  // Key block b covers positions [0, end_b): pad each to the full length and add.
-  const sumKeys = (xs: string[]) =>
-    unpad(
-      xs.map((x, i) => (i === xs.length - 1 ? x : padAxis(g, x, 4, 2, g.op('Sub', [plan.padded, plan.blocks[i]!.end])))).reduce((a, b) => g.op('Add', [a, b])),
-      2,
-    );
-  return { dq: unpad(g.op('Concat', dq, { axis: 3 }), 3), dk: sumKeys(dk), dv: sumKeys(dv) };
+/** Ones shaped like x [..., w] but with last axis 1. */
+function ones(g: OnnxGraph, x: string, rank: number, valueType: FloatType): string {
+  const shape = g.op('Concat', [g.op('Slice', [g.op('Shape', [x]), g.constInt64([0]), g.constInt64([rank - 1])]), g.constInt64([1])], { axis: 0 });
+  return g.op('Expand', [g.constFloat([1], [], valueType), shape]);
 }
 
-/** [B,KV,rep,T,hd] as [B,KV,rep*T,hd]. */
-function rows(g: OnnxGraph, x: string, headDim: number): string {
-  return g.op('Reshape', [x, g.constInt64([0, 0, -1, headDim])]);
-}
-
-function cut(g: OnnxGraph, x: string, axis: number, from: string, to: string): string {
-  return g.op('Slice', [x, from, to, g.constInt64([axis])]);
-}
-
-/** aᵀ b for a [.., M, N] and a thin b [.., M, hd], as (bᵀ a)ᵀ: no transposed copy of the big a. */
-function transposedProduct(g: OnnxGraph, a: string, b: string): string {
-  return g.op('Transpose', [g.op('MatMul', [g.op('Transpose', [b], { perm: SWAP_LAST }), a])], { perm: SWAP_LAST });
-}
-
-/** x padded with `amount` ([1] int64) zeros at the end of `axis`. */
-function padAxis(g: OnnxGraph, x: string, rank: number, axis: number, amount: string): string {
-  const pads = Array.from({ length: 2 * rank }, (_, i) => (i === rank + axis ? amount : g.constInt64([0])));
-  return g.op('Pad', [x, g.op('Concat', pads, { axis: 0 })]);
+/** A row [B,KV,1,T] to stack under xᵀ [B,KV,hd,T]: the key bias [B,1,1,T] broadcast, or ones. */
+function keyRow(g: OnnxGraph, xT: string, keyBias: string | null, valueType?: FloatType): string {
+  const shape = g.op('Concat', [g.op('Slice', [g.op('Shape', [xT]), g.constInt64([0]), g.constInt64([2])]), g.constInt64([1]), g.op('Slice', [g.op('Shape', [xT]), g.constInt64([3]), g.constInt64([4])])], { axis: 0 });
+  return g.op('Expand', [keyBias ?? g.constFloat([1], [], valueType), shape]);
 }

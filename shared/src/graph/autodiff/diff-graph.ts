@@ -1,5 +1,7 @@
 import { DType, type FloatType, type OnnxGraph } from '../onnx-graph.ts';
 import { attentionBackward, attentionForward, planAttention, type AttentionPlan } from './attention.ts';
+import type { AttentionMode } from './attention-mode.ts';
+import { planStoredAttention, storedAttentionBackward, storedAttentionForward, type StoredAttentionPlan } from './attention-stored.ts';
 import { BATCH, broadcastShapes, matmulShape, normalizeAxis, reducedAxes, type Dim, type Shape } from './shapes.ts';
 
 /** A value of the forward graph with its static shape and whether a wanted gradient flows through it. */
@@ -40,6 +42,7 @@ export class DiffGraph {
   private readonly cotangents = new Map<string, string>();
   private readonly contributions = new Map<string, Contribution[]>();
   private readonly attentionPlans = new Map<string, AttentionPlan>();
+  private readonly storedAttentionPlans = new Map<string, StoredAttentionPlan>();
 
   constructor(
     readonly g: OnnxGraph,
@@ -212,24 +215,46 @@ export class DiffGraph {
   }
 
   /**
-   * Causal grouped-query attention, softmax(q kᵀ + bias) v, as one op with its own VJP (as
-   * frameworks do for scaled dot-product attention; attention.ts emits both). q [B,KV,rep,T,hd]
-   * (pre-scaled), k and v [B,KV,T,hd], bias [B,1,1,T,T] (0, or a large negative number for
-   * masked keys, which must include every key after the query).
+   * Causal grouped-query attention, softmax(q kᵀ + mask) v, as one op with its own VJP (as
+   * frameworks do for scaled dot-product attention). q [B,KV,rep,T,hd] (pre-scaled), k and v
+   * [B,KV,T,hd]; `mask` [B,T] int64 (1 for real tokens): padded keys and keys after the query get
+   * zero weight. `mode` 'stored' keeps the probabilities for the backward (attention-stored.ts:
+   * T² per layer, fastest when short); 'recomputed' recomputes them block by block (attention.ts:
+   * memory linear in T).
    */
-  attention(q: Value, k: Value, v: Value, bias: Value): Value {
+  attention(q: Value, k: Value, v: Value, mask: Value, mode: AttentionMode): Value {
     sameType(k, v);
     const dtype = sameType(q, k);
     const [rep, hd] = [q.shape[2], q.shape[4]];
     if (typeof rep !== 'number' || typeof hd !== 'number') throw new Error('attention: group size and head_dim must be static');
-    let plan = this.attentionPlans.get(bias.name);
+    if (mask.dtype !== DType.int64) throw new Error('attention: the mask must be int64');
+    const valueType = floatType(v);
+    if (mode === 'stored') return this.storedAttention(q, k, v, mask, hd, valueType);
+    const planKey = `${mask.name}:${rep}:${valueType}`;
+    let plan = this.attentionPlans.get(planKey);
     if (!plan) {
-      plan = planAttention(this.g, bias.name);
-      this.attentionPlans.set(bias.name, plan);
+      plan = planAttention(this.g, mask.name, rep, valueType);
+      this.attentionPlans.set(planKey, plan);
     }
-    const forward = attentionForward(this.g, plan, q.name, k.name, v.name, hd);
+    const forward = attentionForward(this.g, plan, q.name, k.name, v.name, rep, hd, valueType);
     return this.record(forward.context, q.shape, dtype, q.grad || k.grad || v.grad, (dy) => {
-      const grads = attentionBackward(this.g, plan, forward, dy, floatType(v));
+      const grads = attentionBackward(this.g, plan, forward, dy, valueType);
+      if (q.grad) this.accumulate(q, grads.dq);
+      if (k.grad) this.accumulate(k, grads.dk);
+      if (v.grad) this.accumulate(v, grads.dv);
+    });
+  }
+
+  private storedAttention(q: Value, k: Value, v: Value, mask: Value, hd: number, valueType: FloatType): Value {
+    const planKey = `${mask.name}:${valueType}`;
+    let plan = this.storedAttentionPlans.get(planKey);
+    if (!plan) {
+      plan = planStoredAttention(this.g, mask.name, valueType);
+      this.storedAttentionPlans.set(planKey, plan);
+    }
+    const forward = storedAttentionForward(this.g, plan, q.name, k.name, v.name, hd);
+    return this.record(forward.context, q.shape, q.dtype, q.grad || k.grad || v.grad, (dy) => {
+      const grads = storedAttentionBackward(this.g, plan, forward, dy, valueType);
       if (q.grad) this.accumulate(q, grads.dq);
       if (k.grad) this.accumulate(k, grads.dk);
       if (v.grad) this.accumulate(v, grads.dv);
