@@ -85,17 +85,20 @@ export async function memoryModelSection(tools: ReportTools): Promise<string> {
     point(m58, '58M', 'float32', 256),
     point(m58, '58M', 'float32', 1024),
     point(m58, '58M', 'float32', 256, 4),
+    point(m58, '58M', 'float32', 2048),
     point(m1b, '1B-shaped (4 layers)', 'float32', 256),
     point(m1b, '1B-shaped (4 layers)', 'float32', 1024),
+    point(m1b, '1B-shaped (4 layers)', 'float32', 2048),
     point(m1b, '1B-shaped (4 layers)', 'float16', 256),
   ];
   const rows = await measureMemoryModel(points, {});
   const table = tools.table(
-    ['model', 'dtype', 'tokens × examples', 'weights (model)', 'per token (model)', 'estimated peak', 'measured peak', 'measured / estimated'],
+    ['model', 'dtype', 'tokens × examples', 'attention', 'weights (model)', 'per token (model)', 'estimated peak', 'measured peak', 'measured / estimated'],
     rows.map((r) => [
       r.model,
       r.dtype,
       `${r.tokens} × ${r.examples}`,
+      r.memory.attention,
       formatBytes(r.memory.weightBytes),
       `${(r.memory.perTokenBytes / 2 ** 20).toFixed(2)} MiB`,
       formatBytes(r.estimatedPeakBytes),
@@ -108,7 +111,7 @@ export async function memoryModelSection(tools: ReportTools): Promise<string> {
 
 ${tools.measured()}
 
-Each row opens the model as \`safesift audit\` does (the plan of feature-plan.ts on this 2-core machine: one session, 2 threads, weights memory-mapped, except stories260k: two sessions) and featurizes one batch of synthetic examples of exactly that many tokens twice, in a fresh process; measured peak is its VmHWM. The estimate is the memory model of memory-model.ts (README, "Memory and threads"): base + weights × copies + per-token activations × tokens + gradient features, × the arena slack. float16 rows run on the CPU provider, which casts to float32 and so also holds float32 copies of the weights (counted by the model).
+Each row opens the model as \`safesift audit\` does (the plan of feature-plan.ts on this 2-core machine: one session, 2 threads, weights memory-mapped, except stories260k: two sessions) and featurizes one batch of synthetic examples of exactly that many tokens twice, in a fresh process; measured peak is its VmHWM. The estimate is the memory model of memory-model.ts (README, "Memory and threads"): base + weights × copies + per-token activations × tokens + attention (T² stored probabilities up to 1024 tokens, one recomputed block above) + gradient features, × the arena slack. float16 rows run on the CPU provider, which casts to float32 and so also holds float32 copies of the weights (counted by the model).
 
 ${table}
 
@@ -145,4 +148,43 @@ async function realAudits(): Promise<AuditRow[]> {
     console.error(`  audit --threads ${threads}: peak ${(s.peak_rss_mib / 1024).toFixed(2)} GiB (estimated ${(s.execution.estimated_peak_bytes / GiB).toFixed(2)} GiB)`);
   }
   return rows;
+}
+
+/** The default projection (`auto`: kron:128x256 at this hidden size) against kron:64x128 in real audits of the 1B-shaped model, alternating. */
+export async function autoProjectionSection(tools: ReportTools): Promise<string> {
+  console.error('auto projection on the 1B-shaped model…');
+  const spec = llama3Spec();
+  const dir = await benchModel1bShaped('bench-1b-llama3-v1', { tokenizer: spec.tokenizer!, bosTokenId: spec.bosTokenId!, eosTokenId: spec.eosTokenId! });
+  const work = mkdtempSync(join(tmpdir(), 'safesift-bench-proj-'));
+  const configs = [
+    { label: '`auto` (default) → kron:128x256', args: [] as string[] },
+    { label: 'kron:64x128 (the earlier default)', args: ['--proj', 'kron:64x128'] },
+  ];
+  const results = configs.map(() => ({ speeds: [] as number[], peaks: [] as number[], dims: 0 }));
+  const rounds = 3;
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, c] of configs.entries()) {
+      const out = join(work, `out-${round}-${i}`);
+      await runNode([CLI, 'audit', '--model', dir, '--format', 'chat-template', '--data', join(REPO_ROOT, 'demo', 'corpus-chat.jsonl'), '--data', join(REPO_ROOT, 'demo', 'corpus.jsonl'), '--limit', '20', '--threads', '2', ...c.args, '--out', out, '--json']);
+      const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { peak_rss_mib: number; throughput: { examples_per_s: number }; features: { gradient_dim: number } };
+      results[i]!.speeds.push(s.throughput.examples_per_s);
+      results[i]!.peaks.push(s.peak_rss_mib);
+      results[i]!.dims = s.features.gradient_dim;
+      console.error(`  ${c.label} round ${round + 1}: ${s.throughput.examples_per_s} ex/s`);
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const ratios = results[0]!.speeds.map((s, r) => s / results[1]!.speeds[r]!);
+  return `## Default projection on the 1B-shaped model: speed and memory
+
+${tools.measured()}
+
+Real audits (\`safesift audit --format chat-template\`, the 1B-shaped checkpoint with the Llama-3 tokenizer, 20 records of each demo corpus, \`--threads 2\`), the two projections alternating for ${rounds} rounds; examples/s is the summary's corpus throughput (mean, each round in brackets). Fidelity of each against the exact gradient score is in the fidelity-large section.
+
+${tools.table(
+  ['projection', 'gradient values per example', 'examples/s', 'peak RSS (MiB)'],
+  configs.map((c, i) => [c.label, String(results[i]!.dims), `${mean(results[i]!.speeds).toFixed(2)} [${results[i]!.speeds.map((x) => x.toFixed(2)).join(', ')}]`, mean(results[i]!.peaks).toFixed(0)]),
+)}
+
+Speed of \`auto\` over kron:64x128, per round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}).`;
 }

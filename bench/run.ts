@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { gpuMemoryBytes } from '../shared/src/features/memory-budget.ts';
 import { parseProbe } from '../shared/src/graph/probes.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { measureAuditMemory, type AuditMemoryRow } from './audit-memory.ts';
@@ -12,7 +13,7 @@ import { measureLargeGraphBuild, type LargeGraphResult } from './large-graph.ts'
 import { benchModel50m, GSM8K_TRAIN, REPO_ROOT, STORIES260K } from './bench-models.ts';
 import { incrementalSection } from './incremental-audit.ts';
 import { fidelityLargeSection } from './fidelity-large-section.ts';
-import { memoryModelSection, sessionLayoutSection } from './execution-sections.ts';
+import { autoProjectionSection, memoryModelSection, sessionLayoutSection } from './execution-sections.ts';
 import { longContextSection } from './long-context.ts';
 import { measureFeatureCost, type FeatureCostRow } from './feature-cost.ts';
 import { isReferenceBlas, measurePaperLoop, type PaperLoopResult } from './paper-loop-speed.ts';
@@ -22,7 +23,7 @@ import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './pr
 import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'long-context', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Headings of reports written before the markers existed, so their text survives a partial run. */
 const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
@@ -315,6 +316,20 @@ For ${fmt(big.records / small.records, 0)}× the records, peak RSS grows ${growt
   }`;
 }
 
+/** GPU execution (issue 10, Build 7): measured on a lent GPU machine, or a line saying there was none. */
+async function gpuSection(): Promise<string> {
+  const gpu = gpuMemoryBytes(0);
+  const what =
+    gpu === null
+      ? 'No GPU here (`nvidia-smi` finds none), and no GPU machine has been lent to the sessions that built this project so far'
+      : `A GPU with ${(gpu / 2 ** 30).toFixed(0)} GiB is visible, but this section has no GPU measurement written yet`;
+  return `## GPU execution
+
+${measured()}
+
+${what}: the float16 feature graphs of 1B- and 7B-shaped models under onnxruntime's CUDA provider (tokens/s at batch sizes 1–32 and 512/2048 tokens, peak GPU memory against the memory model, the fraction of the GPU's float16 peak) and the paper-style PyTorch loop beside them are **not measured**. Every GPU figure in the README (batch limits, the 8B float16 on 80 GB arithmetic) is the memory model's estimate, not a measurement.`;
+}
+
 const RUNNERS: Record<Section, () => Promise<string>> = {
   incremental: () => incrementalSection(1000, measured),
   'feature-cost': featureCostSection,
@@ -323,7 +338,9 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'fidelity-large': () => fidelityLargeSection(measured),
   'session-layout': () => sessionLayoutSection({ table, measured }),
   'memory-model': () => memoryModelSection({ table, measured }),
+  'auto-projection': () => autoProjectionSection({ table, measured }),
   'long-context': () => longContextSection(measured),
+  gpu: gpuSection,
   'paper-loop': paperLoopSection,
   'preset-cost': presetCostSection,
   'large-graph': largeGraphSection,

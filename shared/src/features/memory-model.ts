@@ -25,6 +25,7 @@ import { countParameters } from '../model/llama-tensors.ts';
  * memory-model` checks them); onnxruntime's arena adds slack that ARENA_SLACK covers.
  */
 export interface FeatureMemoryModel {
+  dtype: 'float32' | 'float16';
   weightBytes: number;
   perTokenBytes: number;
   attention: AttentionMode;
@@ -55,6 +56,13 @@ const STORED_PAIR_BYTES_FLOAT32 = 14;
  * their gradient and the causal-masked sum, alive together within one Loop iteration.
  */
 const RECOMPUTED_PAIR_BYTES_PER_HEAD = 16;
+/**
+ * Recomputed: per-token memory measured 1.5–1.6× the stored mode's fitted coefficients (58M and
+ * 1B-shaped at 2048 tokens, an attention-heavy shape at 4096–8192; BENCHMARKS.md). Not pinned to
+ * one tensor: the Loops' per-iteration buffers and onnxruntime's arena growth on the larger
+ * tensors are the candidates. Fitted, so long-context plans stay within the budget.
+ */
+const RECOMPUTED_TOKEN_FACTOR = 1.6;
 /** A float16 graph on the CPU holds two float32 casts of each weight besides it (measured 1B-shaped: 10–11 bytes/parameter in all). */
 const CPU_FLOAT16_BYTES_PER_PARAM = 2 + 2 * 4;
 
@@ -74,8 +82,9 @@ export function featureMemoryModel(config: LlamaConfig, dtype: 'float32' | 'floa
   const kv = config.numKvHeads * config.headDim;
   const perLayer = PER_LAYER.hidden * config.hiddenSize + PER_LAYER.kv * kv + PER_LAYER.intermediate * config.intermediateSize;
   return {
+    dtype,
     weightBytes: countParameters(config) * weightBytesPerParam,
-    perTokenBytes: config.numLayers * perLayer * b + PER_VOCAB * config.vocabSize * 4,
+    perTokenBytes: (config.numLayers * perLayer * b + PER_VOCAB * config.vocabSize * 4) * (attention === 'recomputed' ? RECOMPUTED_TOKEN_FACTOR : 1),
     attention,
     attentionPairBytes:
       attention === 'stored' ? config.numLayers * config.numHeads * STORED_PAIR_BYTES_FLOAT32 * (b / 4) : config.numHeads * RECOMPUTED_PAIR_BYTES_PER_HEAD,

@@ -52,8 +52,8 @@ test('float16 on the CPU provider counts the two float32 copies its casts add', 
   assert.equal(cpu.weightBytes, 5 * gpu.weightBytes);
 });
 
-const small: FeatureMemoryModel = { weightBytes: MiB, perTokenBytes: 20_000, attention: 'stored', attentionPairBytes: 200, perExampleBytes: 500_000 };
-const large: FeatureMemoryModel = { weightBytes: 2 * GiB, perTokenBytes: 3 * MiB, attention: 'stored', attentionPairBytes: 2000, perExampleBytes: 2 * MiB };
+const small: FeatureMemoryModel = { dtype: 'float32', weightBytes: MiB, perTokenBytes: 20_000, attention: 'stored', attentionPairBytes: 200, perExampleBytes: 500_000 };
+const large: FeatureMemoryModel = { dtype: 'float32', weightBytes: 2 * GiB, perTokenBytes: 3 * MiB, attention: 'stored', attentionPairBytes: 2000, perExampleBytes: 2 * MiB };
 
 test('a small model gets one single-threaded session per thread with pre-packed weights; a large one a single session', () => {
   const smallPlan = planFeatureExecution(small, { device: 'cpu', cores: 4, budgetBytes: 24 * GiB, maxTokens: 512 });
@@ -110,4 +110,13 @@ test('byte sizes parse with binary and decimal units and reject junk naming the 
   assert.equal(parseByteSize('1000', '--memory-budget'), 1000);
   assert.throws(() => parseByteSize('lots', '--memory-budget'), /--memory-budget: expected a size/);
   assert.throws(() => parseByteSize('0GiB', 'SAFESIFT_MEMORY_BUDGET'), /SAFESIFT_MEMORY_BUDGET: must be positive/);
+});
+
+test('an 8B float16 model at 4096 tokens does not fit one 80 GiB GPU: the refusal gives the arithmetic and suggests float16 only when not already used', () => {
+  const request = { device: 'gpu' as const, cores: 8, budgetBytes: 80 * GiB, maxTokens: 4096 };
+  const half = featureMemoryModel(LLAMA_8B, 'float16', 7_422_208, 'gpu', 'recomputed');
+  assert.throws(() => planFeatureExecution(half, request), (e: Error) => e instanceof ConfigError && /needs about .* GiB/.test(e.message) && !e.message.includes('--dtype float16'));
+  const full = featureMemoryModel(LLAMA_8B, 'float32', 7_422_208, 'gpu', 'recomputed');
+  assert.throws(() => planFeatureExecution(full, request), /use --dtype float16/);
+  assert.equal(planFeatureExecution(half, { ...request, maxTokens: 2048 }).batchExamples >= 1, true, '2048 tokens fit');
 });
