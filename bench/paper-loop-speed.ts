@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { examplesPerBatch, featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
 import type { FeatureModel } from '../shared/src/features/feature-model.ts';
 import { PooledFeatureModel } from '../shared/src/features/pooled-feature-model.ts';
 import type { Probe } from '../shared/src/graph/probes.ts';

@@ -1,7 +1,7 @@
 // What the distributed runtime adds to the feature computation itself: one worker's wall time
 // from submit to summary.json vs the feature model alone on the same examples, then 2 workers vs 1.
 import { openAuditModel } from '../shared/src/audit/audit-model.ts';
-import { examplesPerBatch, featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { readJsonLines } from '../test/helpers/fixtures.ts';
 import { runJob, startBenchCluster, stopBenchCluster, type BenchInputs, type JobRun } from './bench-cluster.ts';

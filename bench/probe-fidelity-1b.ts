@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { examplesPerBatch } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch } from '../shared/src/features/featurize-batches.ts';
 import { describeProjection } from '../shared/src/graph/projection.ts';
 import { openCheckpoint } from '../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../shared/src/prompt/prompt-tokenizer.ts';

@@ -1,6 +1,6 @@
 // Probe/projection fidelity where kron:64x128 really compresses: the 58M random Llama, every
 // configuration's gradient score against the exact full gradient (58M values per example).
-import { examplesPerBatch, type BatchLimits } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, type BatchLimits } from '../shared/src/features/featurize-batches.ts';
 import type { ExampleContent } from '../shared/src/corpus/example.ts';
 import { readCorpus } from '../shared/src/corpus/read-corpus.ts';
 import { OnnxFeatureModel } from '../shared/src/features/onnx-feature-model.ts';

@@ -1,5 +1,5 @@
 // How well each probe preset × projection ranks a corpus like the paper's exact full-gradient score.
-import { examplesPerBatch, featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
 import { OnnxFeatureModel } from '../shared/src/features/onnx-feature-model.ts';
 import type { Probe } from '../shared/src/graph/probes.ts';
 import { DEFAULT_PROJECTION_SEED, describeProjection, type ProjectionSpec } from '../shared/src/graph/projection.ts';

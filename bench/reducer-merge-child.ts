@@ -2,7 +2,7 @@
 // reducer's merge path in 64-entry batches and reports throughput and its own peak RSS.
 import { parseArgs } from 'node:util';
 import { peakRssBytes } from '../shared/src/audit/peak-memory.ts';
-import type { RankedEntry } from '../shared/src/audit/score-table.ts';
+import type { RankedEntry } from '../shared/src/scoring/ranked-entry.ts';
 import { TopK } from '../shared/src/scoring/top-k.ts';
 
 export interface MergeChildResult {

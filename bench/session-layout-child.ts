@@ -1,6 +1,6 @@
 // One configuration of the session-layout benchmark, in its own process so VmHWM is its own.
 // argv: MODEL_DIR CORPUS EXAMPLES MAX_TOKENS CONFIG_JSON; prints one JSON line.
-import { featurizeInBatches } from '../shared/src/audit/featurize-batches.ts';
+import { featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
 import { peakRssBytes } from '../shared/src/audit/peak-memory.ts';
 import { PooledFeatureModel } from '../shared/src/features/pooled-feature-model.ts';
 import { parseProjection } from '../shared/src/graph/projection.ts';

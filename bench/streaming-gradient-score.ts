@@ -1,7 +1,7 @@
 // The gradient score of method.md §3 for features too big to hold many of (exact full gradients of
 // a 58M model are 232 MB each): anchor targets are summed one batch at a time and every example
 // gradient is scored as soon as its batch is done, then dropped.
-import { lengthBuckets, type BatchLimits } from '../shared/src/audit/featurize-batches.ts';
+import { lengthBuckets, type BatchLimits } from '../shared/src/features/featurize-batches.ts';
 import type { FeatureModel } from '../shared/src/features/feature-model.ts';
 import type { TokenizedExample } from '../shared/src/prompt/tokenized.ts';
 import { dotRows, isUsableNorm, l2norm, paddedRows } from '../shared/src/scoring/vector-math.ts';

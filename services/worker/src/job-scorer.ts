@@ -13,7 +13,7 @@ import type { ColumnSpec } from '../../../shared/src/output/parquet-table-writer
 import { GradientScorer } from '../../../shared/src/scoring/gradient-score.ts';
 import { RepresentationScorer } from '../../../shared/src/scoring/representation-score.ts';
 import { TopK } from '../../../shared/src/scoring/top-k.ts';
-import type { RankedEntry } from '../../../shared/src/audit/score-table.ts';
+import type { RankedEntry } from '../../../shared/src/scoring/ranked-entry.ts';
 import { materializeModel } from '../../../shared/src/storage/model-mirror.ts';
 
 export interface JobScorerSettings {

@@ -3,7 +3,7 @@ import { localFiles, type ByteSourceOpener } from '../corpus/local-sources.ts';
 import type { Example, RecordError } from '../corpus/example.ts';
 import { ConfigError, SafesiftError } from '../errors.ts';
 import type { FeatureModel } from '../features/feature-model.ts';
-import type { BatchLimits } from './featurize-batches.ts';
+import type { BatchLimits } from '../features/featurize-batches.ts';
 import { isRendered, type PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AnchorSetSpec, AnchorSetVectors } from '../scoring/anchor-sets.ts';
 import { featurizeWithCache } from '../feature-cache/cached-featurize.ts';

@@ -13,7 +13,7 @@ import { openCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
 import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
 import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
 import type { AuditOptions } from './audit-options.ts';
-import type { BatchLimits } from './featurize-batches.ts';
+import type { BatchLimits } from '../features/featurize-batches.ts';
 
 /** The model side of an audit: checkpoint, prompt tokenizer and feature model, opened together. */
 export interface AuditModel {

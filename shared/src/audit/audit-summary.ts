@@ -64,7 +64,7 @@ export function buildSummary(p: SummaryParts) {
   const c = p.checkpoint.config;
   const scored = p.inputs.reduce((n, i) => n + i.scored, 0);
   const records = p.inputs.reduce((n, i) => n + i.records, 0);
-  const { projection, sketch, ...options } = p.options;
+  const { projection, sketch: _sketch, ...options } = p.options; // the sketch is reported under features
   return {
     safesift: SAFESIFT_VERSION,
     status: 'complete' as const,

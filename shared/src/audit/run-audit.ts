@@ -16,7 +16,8 @@ import { computeAnchorFeatures } from './anchor-features.ts';
 import type { AuditOptions, ResolvedAuditOptions } from './audit-options.ts';
 import { buildSummary, writeSummary, type AuditSummary, type InputCounts } from './audit-summary.ts';
 import { estimateRecordCount } from './record-estimate.ts';
-import { RANKED_COLUMNS, rankedRows, scoreColumns, type RankedEntry } from './score-table.ts';
+import type { RankedEntry } from '../scoring/ranked-entry.ts';
+import { RANKED_COLUMNS, rankedRows, scoreColumns } from './score-table.ts';
 import { addPreviews, scoreExamples, type ScoredExamples, type ScoringContext } from './score-examples.ts';
 import { openAuditModel } from './audit-model.ts';
 

@@ -12,8 +12,9 @@ import type { RepresentationScorer } from '../scoring/representation-score.ts';
 import { featurizeProjected, type LateTokenizer } from '../feature-cache/cached-featurize.ts';
 import { renderDigest } from '../feature-cache/render-digest.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
-import type { BatchLimits } from './featurize-batches.ts';
-import { preview, scoreRow, type RankedEntry } from './score-table.ts';
+import type { BatchLimits } from '../features/featurize-batches.ts';
+import type { RankedEntry } from '../scoring/ranked-entry.ts';
+import { preview, scoreRow } from './score-table.ts';
 
 /** Everything needed to turn examples into scores; the same in the local audit and in a worker. */
 export interface ScoringContext {

@@ -2,6 +2,7 @@ import type { Example } from '../corpus/example.ts';
 import type { ColumnSpec, Row } from '../output/parquet-table-writer.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScore } from '../scoring/gradient-score.ts';
+import type { RankedEntry } from '../scoring/ranked-entry.ts';
 import type { RepresentationScore } from '../scoring/representation-score.ts';
 
 /** Everything known about one scored example. */
@@ -53,18 +54,6 @@ export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[]):
     row[`grad_${s.name}`] = grad.perSet[i]!;
   });
   return row;
-}
-
-/** A top-k (or bottom-k) entry: the ranked score plus previews to read it by. */
-export interface RankedEntry {
-  score: number;
-  id: string;
-  source: string;
-  row: number;
-  repScore: number;
-  gradScore: number;
-  promptPreview: string;
-  responsePreview: string;
 }
 
 export const RANKED_COLUMNS: ColumnSpec[] = [

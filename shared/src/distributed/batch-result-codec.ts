@@ -8,7 +8,7 @@ import { Field } from 'apache-arrow';
 import type { Vector } from 'apache-arrow';
 import { z } from 'zod';
 import type { RecordError } from '../corpus/example.ts';
-import type { RankedEntry } from '../audit/score-table.ts';
+import type { RankedEntry } from '../scoring/ranked-entry.ts';
 import type { ColumnSpec, ColumnType, Row } from '../output/parquet-table-writer.ts';
 import { ARROW_TYPES, decodeColumn, encodeColumn } from './row-columns.ts';
 import { asCorrupt, metadataEntry, readIpcStream, readUtf8Column, writeIpcStream } from './arrow-ipc.ts';

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { FeatureModelInfo } from '../features/feature-model.ts';
-import type { RankedEntry } from '../audit/score-table.ts';
+import type { RankedEntry } from '../scoring/ranked-entry.ts';
 import { featureCacheKey, type FeatureKeyOptions } from './cache-key.ts';
 import { openCacheRoot, type CacheRoot } from './cache-root.ts';
 import { FeatureCache } from './feature-cache.ts';

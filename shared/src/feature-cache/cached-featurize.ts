@@ -1,4 +1,4 @@
-import { featurizeInBatches, type BatchLimits } from '../audit/featurize-batches.ts';
+import { featurizeInBatches, type BatchLimits } from '../features/featurize-batches.ts';
 import type { ExampleFeatures, FeatureModel } from '../features/feature-model.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { CachedFeatures, FeatureCache, NewCacheEntry } from './feature-cache.ts';

@@ -1,6 +1,6 @@
 /** Seeded random corpus items, score rows and anchor features for the codec round-trip tests. */
 import type { CorpusItem, ExampleContent } from '../../../shared/src/corpus/example.ts';
-import type { RankedEntry } from '../../../shared/src/audit/score-table.ts';
+import type { RankedEntry } from '../../../shared/src/scoring/ranked-entry.ts';
 import type { AnchorSetSpec } from '../../../shared/src/scoring/anchor-sets.ts';
 
 export type Rand = () => number;

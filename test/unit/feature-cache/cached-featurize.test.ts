@@ -1,4 +1,4 @@
-import { examplesPerBatch } from '../../../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch } from '../../../shared/src/features/featurize-batches.ts';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lengthBuckets } from '../../../shared/src/audit/featurize-batches.ts';
+import { lengthBuckets } from '../../../shared/src/features/featurize-batches.ts';
 import { ConfigError } from '../../../shared/src/errors.ts';
 import { planFeatureExecution, PLANNABLE_SHARE, SMALL_MODEL_BYTES } from '../../../shared/src/features/feature-plan.ts';
 import { parseByteSize } from '../../../shared/src/features/memory-budget.ts';

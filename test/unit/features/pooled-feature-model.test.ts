@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { examplesPerBatch, featurizeInBatches } from '../../../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch, featurizeInBatches } from '../../../shared/src/features/featurize-batches.ts';
 import type { ExampleFeatures } from '../../../shared/src/features/feature-model.ts';
 import { OnnxFeatureModel } from '../../../shared/src/features/onnx-feature-model.ts';
 import { PooledFeatureModel } from '../../../shared/src/features/pooled-feature-model.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { examplesPerBatch } from '../../../shared/src/audit/featurize-batches.ts';
+import { examplesPerBatch } from '../../../shared/src/features/featurize-batches.ts';
 import type { FeatureModel } from '../../../shared/src/features/feature-model.ts';
 import type { TokenizedExample } from '../../../shared/src/prompt/tokenized.ts';
 import { nameAnchorSets } from '../../../shared/src/scoring/anchor-sets.ts';

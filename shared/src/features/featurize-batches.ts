@@ -1,4 +1,4 @@
-import type { ExampleFeatures, FeatureModel } from '../features/feature-model.ts';
+import type { ExampleFeatures, FeatureModel } from './feature-model.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 
 /** How big one model call may be: examples, and padded tokens (examples × the longest one). */

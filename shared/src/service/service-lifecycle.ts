@@ -1,6 +1,6 @@
-import { connectCluster, type ClusterConnection, type ClusterSettings } from './cluster-connection.ts';
-import { createLogger, type Logger } from './logger.ts';
-import { messageOf } from './failure-kind.ts';
+import { connectCluster, type ClusterConnection, type ClusterSettings } from '../cluster/cluster-connection.ts';
+import { createLogger, type Logger } from '../cluster/logger.ts';
+import { messageOf } from '../cluster/failure-kind.ts';
 import { metricsEndpoint } from '../observability/metrics-endpoint.ts';
 import { startServiceObservability, type ServiceProbes } from '../observability/service-observability.ts';
 
