@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Set by the CLI's bundle (bin/cli-bundle.mjs), which may be built outside the project. */
+/** Set by the CLI's bundle (scripts/build-cli.mjs, `npm run build`). */
 declare const __SAFESIFT_PROJECT_ROOT__: string | undefined;
 
 /**
