@@ -54,6 +54,13 @@ module.exports = {
       to: { path: '^services/(?!cli/)[^/]+/', pathNot: '^services/[^/]+/src/main[.]ts$' },
     },
     {
+      name: 'packages-import-each-other-by-name',
+      comment: 'a service reaches another package (the library, a service) by its name (@safesift/core/...), never by a relative path',
+      severity: 'error',
+      from: { path: '^services/([^/]+)/' },
+      to: { path: '^(shared|services)/', pathNot: '^services/$1/', dependencyTypes: ['local'] },
+    },
+    {
       name: 'library-imports-no-service',
       comment: 'shared/ is below every service',
       severity: 'error',
@@ -73,6 +80,6 @@ module.exports = {
     exclude: { path: '^node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs', '.json'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs', '.json'], exportsFields: ['exports'], conditionNames: ['import', 'node', 'default'] },
   },
 };

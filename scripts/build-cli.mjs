@@ -17,6 +17,7 @@ const ENTRY_POINTS = {
 };
 /** Packages compiled into the bundle: plain JavaScript that finds no files of its own at run time. */
 const BUNDLED_PACKAGES = [
+  '@safesift/', // our own workspace packages
   'apache-arrow',
   'zod',
   'commander',

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { compileAuditOptions, DEFAULT_PROBE, DEFAULT_PROJECTION, type RawAuditOptions } from '../../../shared/src/audit/audit-options.ts';
-import type { AuditSummary } from '../../../shared/src/audit/audit-summary.ts';
-import { runAudit } from '../../../shared/src/audit/run-audit.ts';
-import { PROBES } from '../../../shared/src/graph/probes.ts';
-import { parseWeights } from '../../../shared/src/scoring/anchor-sets.ts';
+import { compileAuditOptions, DEFAULT_PROBE, DEFAULT_PROJECTION, type RawAuditOptions } from '@safesift/core/audit/audit-options.ts';
+import type { AuditSummary } from '@safesift/core/audit/audit-summary.ts';
+import { runAudit } from '@safesift/core/audit/run-audit.ts';
+import { PROBES } from '@safesift/core/graph/probes.ts';
+import { parseWeights } from '@safesift/core/scoring/anchor-sets.ts';
 import { createProgressReporter } from './progress-reporter.ts';
 import { integer } from './cli-parsers.ts';
 

@@ -1,8 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command } from 'commander';
-import { inventoryCache, pruneCache, type NamespaceInventory } from '../../../shared/src/feature-cache/cache-inventory.ts';
-import { openCacheRoot, type CacheRoot } from '../../../shared/src/feature-cache/cache-root.ts';
-import { createS3Client } from '../../../shared/src/storage/s3-client.ts';
+import { inventoryCache, pruneCache, type NamespaceInventory } from '@safesift/core/feature-cache/cache-inventory.ts';
+import { openCacheRoot, type CacheRoot } from '@safesift/core/feature-cache/cache-root.ts';
+import { createS3Client } from '@safesift/core/storage/s3-client.ts';
 import { integer } from './cli-parsers.ts';
 
 type Flags = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../../shared/src/errors.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
 
 /** Commander parser for a non-negative integer flag, with an error naming the flag. */
 export function integer(flag: string) {

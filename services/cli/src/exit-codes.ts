@@ -1,4 +1,4 @@
-import { ConfigError, InputError, ModelError } from '../../../shared/src/errors.ts';
+import { ConfigError, InputError, ModelError } from '@safesift/core/errors.ts';
 
 /** Process exit codes, stable for scripts. */
 export const EXIT = {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parseJobSpec, type RawJobSpec } from '../../../shared/src/distributed/job-spec.ts';
-import { ConfigError } from '../../../shared/src/errors.ts';
+import { parseJobSpec, type RawJobSpec } from '@safesift/core/distributed/job-spec.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
 import { rawAuditFlags } from './audit-command.ts';
 
 /** Audit flags that describe the job (the rest, e.g. --threads, belong to the processes). */

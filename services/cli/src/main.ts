@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { SAFESIFT_VERSION } from '../../../shared/src/audit/version.ts';
+import { SAFESIFT_VERSION } from '@safesift/core/audit/version.ts';
 import { auditCommand } from './audit-command.ts';
 import { cacheCommand } from './cache-command.ts';
 import { jobCommands } from './cluster/job-commands.ts';

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { AuditProgress } from '../../../shared/src/audit/run-audit.ts';
+import type { AuditProgress } from '@safesift/core/audit/run-audit.ts';
 
 /** A progress bar (examples/s, ETA) on a TTY; silent otherwise so piped output stays clean. */
 export function createProgressReporter(stream: NodeJS.WriteStream = process.stderr): { update(p: AuditProgress): void; stop(): void } {

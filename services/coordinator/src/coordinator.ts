@@ -1,12 +1,12 @@
-import { runWorkLoop, type Outcome } from '../../../shared/src/bus/work-loop.ts';
-import { CONSUMERS, STREAMS } from '../../../shared/src/bus/topology.ts';
-import { decodeJson, jobNotice } from '../../../shared/src/cluster/bus-messages.ts';
-import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
-import { jobContext } from '../../../shared/src/cluster/job-context.ts';
-import { now } from '../../../shared/src/cluster/job-records.ts';
-import { isPermanent, messageOf } from '../../../shared/src/cluster/failure-kind.ts';
-import type { Logger } from '../../../shared/src/cluster/logger.ts';
-import { processMetrics } from '../../../shared/src/observability/metrics.ts';
+import { runWorkLoop, type Outcome } from '@safesift/core/bus/work-loop.ts';
+import { CONSUMERS, STREAMS } from '@safesift/core/bus/topology.ts';
+import { decodeJson, jobNotice } from '@safesift/core/cluster/bus-messages.ts';
+import type { ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
+import { jobContext } from '@safesift/core/cluster/job-context.ts';
+import { now } from '@safesift/core/cluster/job-records.ts';
+import { isPermanent, messageOf } from '@safesift/core/cluster/failure-kind.ts';
+import type { Logger } from '@safesift/core/cluster/logger.ts';
+import { processMetrics } from '@safesift/core/observability/metrics.ts';
 import { planJob, type PlanSettings } from './plan-job.ts';
 
 /**

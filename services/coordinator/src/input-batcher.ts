@@ -1,5 +1,5 @@
-import type { CorpusItem } from '../../../shared/src/corpus/example.ts';
-import { estimateItemBytes } from '../../../shared/src/distributed/record-batch-codec.ts';
+import type { CorpusItem } from '@safesift/core/corpus/example.ts';
+import { estimateItemBytes } from '@safesift/core/distributed/record-batch-codec.ts';
 
 /**
  * Groups corpus items into bus batches of at most `maxExamples` items and `maxBytes` encoded

@@ -1,5 +1,5 @@
-import type { ClusterSettings } from '../../../shared/src/cluster/cluster-connection.ts';
-import { runService } from '../../../shared/src/service/service-lifecycle.ts';
+import type { ClusterSettings } from '@safesift/core/cluster/cluster-connection.ts';
+import { runService } from '@safesift/core/service/service-lifecycle.ts';
 import { runCoordinator } from './coordinator.ts';
 import type { PlanSettings } from './plan-job.ts';
 

@@ -1,5 +1,5 @@
-import type { JobContext } from '../../../shared/src/cluster/job-context.ts';
-import { batchOfResultKey, workKeys } from '../../../shared/src/cluster/work-layout.ts';
+import type { JobContext } from '@safesift/core/cluster/job-context.ts';
+import { batchOfResultKey, workKeys } from '@safesift/core/cluster/work-layout.ts';
 
 export interface LedgerEntry {
   dead: boolean;

@@ -1,5 +1,5 @@
-import type { ClusterSettings } from '../../../shared/src/cluster/cluster-connection.ts';
-import { runService } from '../../../shared/src/service/service-lifecycle.ts';
+import type { ClusterSettings } from '@safesift/core/cluster/cluster-connection.ts';
+import { runService } from '@safesift/core/service/service-lifecycle.ts';
 import { runReducer, type ReducerSettings } from './reducer.ts';
 
 /** `safesift reducer`: accounts for batch results and writes each job's outputs. */

@@ -1,15 +1,15 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { watchDeadLetters, type DeadLetter as StoredDeadLetter } from '../../../shared/src/bus/dead-letters.ts';
-import { batchSubject, CONSUMERS, STREAMS } from '../../../shared/src/bus/topology.ts';
-import { runWorkLoop, sleep, type Outcome } from '../../../shared/src/bus/work-loop.ts';
-import { BATCH_HEADERS, decodeJson, resultNotice } from '../../../shared/src/cluster/bus-messages.ts';
-import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
-import { jobContext, type JobContext } from '../../../shared/src/cluster/job-context.ts';
-import { now, type ReduceRecord, type SpecRecord } from '../../../shared/src/cluster/job-records.ts';
-import { isPermanent, messageOf } from '../../../shared/src/cluster/failure-kind.ts';
-import type { Logger } from '../../../shared/src/cluster/logger.ts';
-import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
-import { processMetrics, type ServiceMetrics } from '../../../shared/src/observability/metrics.ts';
+import { watchDeadLetters, type DeadLetter as StoredDeadLetter } from '@safesift/core/bus/dead-letters.ts';
+import { batchSubject, CONSUMERS, STREAMS } from '@safesift/core/bus/topology.ts';
+import { runWorkLoop, sleep, type Outcome } from '@safesift/core/bus/work-loop.ts';
+import { BATCH_HEADERS, decodeJson, resultNotice } from '@safesift/core/cluster/bus-messages.ts';
+import type { ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
+import { jobContext, type JobContext } from '@safesift/core/cluster/job-context.ts';
+import { now, type ReduceRecord, type SpecRecord } from '@safesift/core/cluster/job-records.ts';
+import { isPermanent, messageOf } from '@safesift/core/cluster/failure-kind.ts';
+import type { Logger } from '@safesift/core/cluster/logger.ts';
+import { workKeys } from '@safesift/core/cluster/work-layout.ts';
+import { processMetrics, type ServiceMetrics } from '@safesift/core/observability/metrics.ts';
 import { BatchLedger } from './batch-ledger.ts';
 import { finalizeJob } from './finalize-job.ts';
 

@@ -1,20 +1,20 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { openAuditModel, type AuditModel } from '../../../shared/src/audit/audit-model.ts';
-import { scoreColumns } from '../../../shared/src/audit/score-table.ts';
-import { addPreviews, scoreExamples, type ScoringContext } from '../../../shared/src/audit/score-examples.ts';
-import type { JobContext } from '../../../shared/src/cluster/job-context.ts';
-import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
-import type { CorpusItem, Example, RecordError } from '../../../shared/src/corpus/example.ts';
-import { decodeAnchorFeatures } from '../../../shared/src/distributed/anchor-features-codec.ts';
-import { featureCacheKey } from '../../../shared/src/feature-cache/cache-key.ts';
-import { FeatureCache, type FeatureCacheStats } from '../../../shared/src/feature-cache/feature-cache.ts';
-import type { BatchCacheStats, BatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
-import type { ColumnSpec } from '../../../shared/src/output/parquet-table-writer.ts';
-import { GradientScorer } from '../../../shared/src/scoring/gradient-score.ts';
-import { RepresentationScorer } from '../../../shared/src/scoring/representation-score.ts';
-import { TopK } from '../../../shared/src/scoring/top-k.ts';
-import type { RankedEntry } from '../../../shared/src/scoring/ranked-entry.ts';
-import { materializeModel } from '../../../shared/src/storage/model-mirror.ts';
+import { openAuditModel, type AuditModel } from '@safesift/core/audit/audit-model.ts';
+import { scoreColumns } from '@safesift/core/audit/score-table.ts';
+import { addPreviews, scoreExamples, type ScoringContext } from '@safesift/core/audit/score-examples.ts';
+import type { JobContext } from '@safesift/core/cluster/job-context.ts';
+import { workKeys } from '@safesift/core/cluster/work-layout.ts';
+import type { CorpusItem, Example, RecordError } from '@safesift/core/corpus/example.ts';
+import { decodeAnchorFeatures } from '@safesift/core/distributed/anchor-features-codec.ts';
+import { featureCacheKey } from '@safesift/core/feature-cache/cache-key.ts';
+import { FeatureCache, type FeatureCacheStats } from '@safesift/core/feature-cache/feature-cache.ts';
+import type { BatchCacheStats, BatchResult } from '@safesift/core/distributed/batch-result-codec.ts';
+import type { ColumnSpec } from '@safesift/core/output/parquet-table-writer.ts';
+import { GradientScorer } from '@safesift/core/scoring/gradient-score.ts';
+import { RepresentationScorer } from '@safesift/core/scoring/representation-score.ts';
+import { TopK } from '@safesift/core/scoring/top-k.ts';
+import type { RankedEntry } from '@safesift/core/scoring/ranked-entry.ts';
+import { materializeModel } from '@safesift/core/storage/model-mirror.ts';
 
 export interface JobScorerSettings {
   cacheDir: string;

@@ -1,17 +1,17 @@
 import { hostname } from 'node:os';
 import type { JsMsg } from '@nats-io/jetstream';
-import { CONSUMERS, resultSubject, STREAMS } from '../../../shared/src/bus/topology.ts';
-import { runWorkLoop, type Outcome } from '../../../shared/src/bus/work-loop.ts';
-import { BATCH_HEADERS, encodeJson, resultMessageId, type ResultNotice } from '../../../shared/src/cluster/bus-messages.ts';
-import type { ClusterConnection } from '../../../shared/src/cluster/cluster-connection.ts';
-import { jobContext, type JobContext } from '../../../shared/src/cluster/job-context.ts';
-import { isPermanent, messageOf } from '../../../shared/src/cluster/failure-kind.ts';
-import type { Logger } from '../../../shared/src/cluster/logger.ts';
-import { workKeys } from '../../../shared/src/cluster/work-layout.ts';
-import { encodeBatchResult } from '../../../shared/src/distributed/batch-result-codec.ts';
-import { CorruptBatchError } from '../../../shared/src/distributed/corrupt-batch-error.ts';
-import { decodeRecordBatch } from '../../../shared/src/distributed/record-batch-codec.ts';
-import { processMetrics, type ServiceMetrics } from '../../../shared/src/observability/metrics.ts';
+import { CONSUMERS, resultSubject, STREAMS } from '@safesift/core/bus/topology.ts';
+import { runWorkLoop, type Outcome } from '@safesift/core/bus/work-loop.ts';
+import { BATCH_HEADERS, encodeJson, resultMessageId, type ResultNotice } from '@safesift/core/cluster/bus-messages.ts';
+import type { ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
+import { jobContext, type JobContext } from '@safesift/core/cluster/job-context.ts';
+import { isPermanent, messageOf } from '@safesift/core/cluster/failure-kind.ts';
+import type { Logger } from '@safesift/core/cluster/logger.ts';
+import { workKeys } from '@safesift/core/cluster/work-layout.ts';
+import { encodeBatchResult } from '@safesift/core/distributed/batch-result-codec.ts';
+import { CorruptBatchError } from '@safesift/core/distributed/corrupt-batch-error.ts';
+import { decodeRecordBatch } from '@safesift/core/distributed/record-batch-codec.ts';
+import { processMetrics, type ServiceMetrics } from '@safesift/core/observability/metrics.ts';
 import { JobScorer } from './job-scorer.ts';
 
 export interface WorkerSettings {

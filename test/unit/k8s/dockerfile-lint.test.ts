@@ -115,7 +115,9 @@ for (const path of DOCKERFILES) {
     const allowed = new Set(ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1)));
     for (const ins of d.instructions.filter((x) => x.keyword === 'COPY' && !/--from=/.test(x.args))) {
       const sources = ins.args.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1);
-      for (const source of sources) assert.ok(allowed.has(source.replace(/\/$/, '')), `line ${ins.line}: ${source} is not in the build context`);
+      // A path is in the context when it, or a folder above it, is allowed (`!shared` admits shared/package.json).
+      const inContext = (source: string) => source.replace(/\/$/, '').split('/').some((_, i, parts) => allowed.has(parts.slice(0, i + 1).join('/')));
+      for (const source of sources) assert.ok(inContext(source), `line ${ins.line}: ${source} is not in the build context`);
     }
   });
 }

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { compileNatsSettings } from '../../../../shared/src/bus/nats-settings.ts';
-import type { ClusterSettings } from '../../../../shared/src/cluster/cluster-connection.ts';
-import { defaultCacheDir } from '../../../../shared/src/model/cache-dir.ts';
-import { ConfigError } from '../../../../shared/src/errors.ts';
+import { compileNatsSettings } from '@safesift/core/bus/nats-settings.ts';
+import type { ClusterSettings } from '@safesift/core/cluster/cluster-connection.ts';
+import { defaultCacheDir } from '@safesift/core/model/cache-dir.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
 import { integer } from '../cli-parsers.ts';
 
 /**

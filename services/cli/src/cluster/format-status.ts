@@ -1,4 +1,4 @@
-import type { JobStatus } from '../../../../shared/src/cluster/job-status.ts';
+import type { JobStatus } from '@safesift/core/cluster/job-status.ts';
 
 /** A job for people: one headline, then where its results are. */
 export function formatStatus(s: JobStatus): string {

@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolve } from 'node:path';
-import type { InputLister } from '../../../../shared/src/distributed/expand-inputs.ts';
-import { LocalObjectStore } from '../../../../shared/src/storage/local-object-store.ts';
-import { parseLocation } from '../../../../shared/src/storage/location.ts';
-import { S3ObjectStore } from '../../../../shared/src/storage/s3-object-store.ts';
+import type { InputLister } from '@safesift/core/distributed/expand-inputs.ts';
+import { LocalObjectStore } from '@safesift/core/storage/local-object-store.ts';
+import { parseLocation } from '@safesift/core/storage/location.ts';
+import { S3ObjectStore } from '@safesift/core/storage/s3-object-store.ts';
 
 /** Lists files under a local folder or an S3 prefix, named as the prefix plus the relative path. */
 export function storageLister(s3: () => S3Client): InputLister {

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
-import { connectCluster, type ClusterConnection } from '../../../../shared/src/cluster/cluster-connection.ts';
-import { jobContext } from '../../../../shared/src/cluster/job-context.ts';
-import { WORK_DIR } from '../../../../shared/src/cluster/work-layout.ts';
-import { ConfigError } from '../../../../shared/src/errors.ts';
+import { connectCluster, type ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
+import { jobContext } from '@safesift/core/cluster/job-context.ts';
+import { WORK_DIR } from '@safesift/core/cluster/work-layout.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
 import { addClusterOptions, clusterSettings } from './cluster-flags.ts';
 import { formatStatus } from './format-status.ts';
 

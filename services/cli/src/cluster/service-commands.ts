@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { main as coordinatorMain } from '../../../coordinator/src/main.ts';
-import { main as reducerMain } from '../../../reducer/src/main.ts';
-import { main as workerMain } from '../../../worker/src/main.ts';
-import { resolveMetricsEndpoint, setMetricsEndpoint } from '../../../../shared/src/observability/metrics-endpoint.ts';
+import { main as coordinatorMain } from '@safesift/coordinator/main.ts';
+import { main as reducerMain } from '@safesift/reducer/main.ts';
+import { main as workerMain } from '@safesift/worker/main.ts';
+import { resolveMetricsEndpoint, setMetricsEndpoint } from '@safesift/core/observability/metrics-endpoint.ts';
 import { integer } from '../cli-parsers.ts';
 import { addClusterOptions, addDeliveryOptions, cacheDirOf, cacheDirOption, clusterSettings } from './cluster-flags.ts';
 

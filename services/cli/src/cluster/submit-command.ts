@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import { jobSubject } from '../../../../shared/src/bus/topology.ts';
-import { encodeJson } from '../../../../shared/src/cluster/bus-messages.ts';
-import { connectCluster } from '../../../../shared/src/cluster/cluster-connection.ts';
-import { now } from '../../../../shared/src/cluster/job-records.ts';
-import { newJobId } from '../../../../shared/src/distributed/job-id.ts';
-import { resolveJobSpec, toStoredSpec } from '../../../../shared/src/distributed/job-spec.ts';
+import { jobSubject } from '@safesift/core/bus/topology.ts';
+import { encodeJson } from '@safesift/core/cluster/bus-messages.ts';
+import { connectCluster } from '@safesift/core/cluster/cluster-connection.ts';
+import { now } from '@safesift/core/cluster/job-records.ts';
+import { newJobId } from '@safesift/core/distributed/job-id.ts';
+import { resolveJobSpec, toStoredSpec } from '@safesift/core/distributed/job-spec.ts';
 import { addAuditOptions } from '../audit-command.ts';
 import { jobSpecFromArgs } from '../job-spec-args.ts';
 import { integer } from '../cli-parsers.ts';

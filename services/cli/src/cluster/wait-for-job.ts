@@ -1,7 +1,7 @@
-import type { ClusterConnection } from '../../../../shared/src/cluster/cluster-connection.ts';
-import { isFinished, type JobStatus } from '../../../../shared/src/cluster/job-status.ts';
-import { outputKeys } from '../../../../shared/src/cluster/work-layout.ts';
-import { jobContext } from '../../../../shared/src/cluster/job-context.ts';
+import type { ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
+import { isFinished, type JobStatus } from '@safesift/core/cluster/job-status.ts';
+import { outputKeys } from '@safesift/core/cluster/work-layout.ts';
+import { jobContext } from '@safesift/core/cluster/job-context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatStatus } from './format-status.ts';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { KubeTarget } from '../../../../shared/src/k8s/kube-client.ts';
+import type { KubeTarget } from '@safesift/core/k8s/kube-client.ts';
 
 /** Where the `safesift k8s` commands talk to: kubeconfig, context and namespace. */
 export function addKubeOptions(command: Command): Command {
@@ -15,4 +15,4 @@ export function kubeTarget(flags: Record<string, unknown>): KubeTarget {
 }
 
 /** The Kubernetes client module, loaded on use: the client library takes seconds to import. */
-export const loadKubeClient = () => import('../../../../shared/src/k8s/kube-client.ts');
+export const loadKubeClient = () => import('@safesift/core/k8s/kube-client.ts');

@@ -3,7 +3,7 @@ import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { V1Pod } from '@kubernetes/client-node';
-import { ConfigError } from '../../../../shared/src/errors.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
 import { addKubeOptions, kubeTarget, loadKubeClient } from './kube-flags.ts';
 import { summariseJob } from './status-command.ts';
 

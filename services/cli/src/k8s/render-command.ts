@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { parseJobSpec } from '../../../../shared/src/distributed/job-spec.ts';
-import { ConfigError } from '../../../../shared/src/errors.ts';
-import { manifestsToYaml, OVERLAYS, renderManifests, type Overlay } from '../../../../shared/src/k8s/render-manifests.ts';
+import { parseJobSpec } from '@safesift/core/distributed/job-spec.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
+import { manifestsToYaml, OVERLAYS, renderManifests, type Overlay } from '@safesift/core/k8s/render-manifests.ts';
 import { addAuditOptions, rawAuditFlags } from '../audit-command.ts';
 import { integer } from '../cli-parsers.ts';
 import { JOB_FIELDS } from '../job-spec-args.ts';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import type { V1Job } from '@kubernetes/client-node';
-import { SAFESIFT_VERSION } from '../../../../shared/src/audit/version.ts';
-import { isInputPattern } from '../../../../shared/src/distributed/expand-inputs.ts';
-import { compileJobSpec, parseJobSpec, type RawJobSpec } from '../../../../shared/src/distributed/job-spec.ts';
-import { ConfigError } from '../../../../shared/src/errors.ts';
-import { auditJobManifest, auditSpecConfigMap } from '../../../../shared/src/k8s/audit-job.ts';
-import { jobSpecYaml } from '../../../../shared/src/k8s/job-spec-yaml.ts';
+import { SAFESIFT_VERSION } from '@safesift/core/audit/version.ts';
+import { isInputPattern } from '@safesift/core/distributed/expand-inputs.ts';
+import { compileJobSpec, parseJobSpec, type RawJobSpec } from '@safesift/core/distributed/job-spec.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
+import { auditJobManifest, auditSpecConfigMap } from '@safesift/core/k8s/audit-job.ts';
+import { jobSpecYaml } from '@safesift/core/k8s/job-spec-yaml.ts';
 import { addAuditOptions } from '../audit-command.ts';
 import { jobSpecFromArgs, type JobSpecArgs } from '../job-spec-args.ts';
 import { integer } from '../cli-parsers.ts';
