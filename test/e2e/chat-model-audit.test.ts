@@ -44,7 +44,7 @@ for (const kind of ['llama3', 'llama2'] as const) {
     assert.deepEqual([summary.model.architecture.kv_heads, summary.model.architecture.tied_embeddings], [SHAPES[kind].kvHeads, SHAPES[kind].tied]);
     assert.equal(summary.options.format, 'chat-template');
     assert.deepEqual([summary.features.probe, summary.features.projection], ['all', 'kron:64x128']);
-    assert.deepEqual(summary.counts, { records: 2 * LIMIT, scored: 2 * LIMIT, errors: 0, top_k: K });
+    assert.deepEqual(summary.counts, { records: 2 * LIMIT, scored: 2 * LIMIT, errors: 0, truncated: 0, top_k: K });
     assert.deepEqual(summary.inputs.map((i) => [i.records, i.scored, i.errors]), [[LIMIT, LIMIT, 0], [LIMIT, LIMIT, 0]]);
     assert.equal(readFileSync(join(out, 'errors.jsonl'), 'utf8'), '');
 

@@ -41,3 +41,6 @@ try {
     }
   }
 }
+// A finished command must not hang on a handle something forgot to close (a worker thread, a
+// socket): output gets a moment to drain, then the process ends with the code set above.
+setTimeout(() => process.exit(), 5000).unref();

@@ -1,7 +1,7 @@
 import { readCorpusWith } from '../corpus/read-corpus.ts';
 import { localFiles, type ByteSourceOpener } from '../corpus/local-sources.ts';
 import type { Example, RecordError } from '../corpus/example.ts';
-import { ConfigError, SafesiftError } from '../errors.ts';
+import { SafesiftError, UnusableInputError } from '../errors.ts';
 import type { FeatureModel } from '../features/feature-model.ts';
 import type { BatchLimits } from '../features/featurize-batches.ts';
 import { isRendered, type PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
@@ -17,19 +17,34 @@ export interface AnchorFeatures {
   counts: number[];
 }
 
+/** Anchor features as computed here, with records read and rejected per set (in the order of the specs). */
+export interface ComputedAnchorFeatures extends AnchorFeatures {
+  sets: AnchorSetReport[];
+}
+
+export interface AnchorSetReport {
+  name: string;
+  source: string;
+  records: number;
+  used: number;
+  rejected: number;
+}
+
 export interface AnchorFeatureOptions {
   maxTokens: number;
   anchorTokens: number;
   batch: BatchLimits;
   maxRecordBytes: number;
+  /** Usable anchors each set needs; undefined: all of its records. */
+  minAnchors?: number | undefined;
   /** Anchor features cached by content (its key must name anchorTokens as the response token limit). */
   featureCache?: FeatureCache;
 }
 
 /**
  * Features of every anchor of every set (method.md §5: all records of a file). Anchors count only
- * their first `anchorTokens` response tokens. Bad anchor records are reported like corpus records;
- * a set left with no usable anchor stops the audit.
+ * their first `anchorTokens` response tokens. Bad anchor records are reported (to the anchors' own
+ * error log); a set with fewer usable anchors than `minAnchors` (default: all) stops the audit.
  */
 export async function computeAnchorFeatures(
   specs: readonly AnchorSetSpec[],
@@ -38,16 +53,23 @@ export async function computeAnchorFeatures(
   options: AnchorFeatureOptions,
   reportError: (error: RecordError) => void,
   opener: ByteSourceOpener = localFiles,
-): Promise<AnchorFeatures> {
-  const result: AnchorFeatures = { representation: [], gradient: [], counts: [] };
+): Promise<ComputedAnchorFeatures> {
+  const result: ComputedAnchorFeatures = { representation: [], gradient: [], counts: [], sets: [] };
   for (const spec of specs) {
     const examples: Example[] = [];
+    const rejected: RecordError[] = [];
+    const reject = (error: RecordError) => {
+      rejected.push(error);
+      reportError(error);
+    };
+    let records = 0;
     for await (const item of readCorpusWith(opener, spec.source, { maxRecordBytes: options.maxRecordBytes })) {
-      if (item.kind === 'error') reportError(item.error);
+      records++;
+      if (item.kind === 'error') reject(item.error);
       else examples.push(item.example);
     }
     // Anchors are few: every one is tokenized, so a bad anchor is reported on every run.
-    const report = (i: number, error: SafesiftError) => reportError({ source: spec.source, row: examples[i]!.row, reason: error.message });
+    const report = (i: number, error: SafesiftError) => reject({ source: spec.source, row: examples[i]!.row, reason: error.message });
     const rendered = tokenizer.renderMany(examples.map((e) => e.content)).flatMap((texts, i) => {
       if (isRendered(texts)) return [{ i, texts }];
       report(i, texts);
@@ -63,12 +85,24 @@ export async function computeAnchorFeatures(
       report(i, tokenized);
       return [];
     });
-    if (usable.length === 0) throw new ConfigError(`anchor set ${spec.name} (${spec.source}) has no usable anchor record`);
+    checkAnchorCount(spec, records, usable.length, rejected, options.minAnchors);
     const features = await featurizeWithCache(model, usable, options.batch, options.featureCache);
     result.representation.push({ spec, vectors: features.map((f) => f.representation) });
     result.gradient.push({ spec, vectors: features.map((f) => f.gradient) });
     result.counts.push(usable.length);
+    result.sets.push({ name: spec.name, source: spec.source, records, used: usable.length, rejected: records - usable.length });
   }
   await options.featureCache?.flush();
   return result;
+}
+
+function checkAnchorCount(spec: AnchorSetSpec, records: number, usable: number, rejected: readonly RecordError[], minAnchors: number | undefined): void {
+  const needed = Math.max(1, minAnchors ?? records);
+  if (usable >= needed) return;
+  const examples = rejected.slice(0, 3).map((e) => (e.row >= 0 ? `record ${e.row}: ${e.reason}` : e.reason)).join('; ');
+  const more = rejected.length > 3 ? ` (+${rejected.length - 3} more in anchor-errors.jsonl)` : '';
+  const hint = minAnchors === undefined && usable > 0 ? `; fix them, or pass --min-anchors ${usable} to audit with the usable ones` : '';
+  throw new UnusableInputError(
+    `anchor set ${spec.name} (${spec.source}): ${usable} of ${records} records usable, ${needed} needed${examples ? ` — ${examples}${more}` : ''}${hint}`,
+  );
 }

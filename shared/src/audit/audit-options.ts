@@ -69,6 +69,13 @@ const rawAuditOptions = z.object({
   /** First N records of each input file. */
   limit: z.number().int().min(1).optional(),
   maxRecordBytes: z.number().int().min(1).default(4 * 1024 * 1024),
+  /**
+   * Usable anchors each anchor set needs. Default: all of its records. Anchor sets are small and
+   * curated, so a broken anchor stops the audit (exit 4) rather than silently shifting every score.
+   */
+  minAnchors: z.number().int().min(1).optional(),
+  /** Finish with exit 0 even when a corpus file gave no usable record (default: exit 4 after writing the outputs). */
+  allowUnusableInputs: z.boolean().default(false),
   /** Graph compute type: float16 halves weights and activations (norms, softmax statistics and the loss stay float32). */
   dtype: z.enum(['float32', 'float16']).default('float32'),
   /** Feature threads (default: all cores): intra-op threads of one session, or one session each for small models. */

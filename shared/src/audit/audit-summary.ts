@@ -18,7 +18,14 @@ export interface InputCounts {
   records: number;
   scored: number;
   errors: number;
+  /** Scored examples cut at --max-tokens. */
+  truncated?: number;
+  /** Why records were rejected: reason → count (the most frequent first, at most TOP_REASONS). */
+  top_reasons?: Record<string, number>;
 }
+
+/** Rejection reasons kept per input in summary.json (errors.jsonl has every record). */
+export const TOP_REASONS = 5;
 
 export interface AuditTimings {
   setupMs: number;
@@ -44,6 +51,10 @@ export interface SummaryParts {
   /** With --cache: hits and misses, and the diff against the run name's previous run (null: none). */
   cache?: CacheSummary;
   diff?: RunDiff | null;
+  /** Records read, used and rejected per anchor set (local audits and the coordinator). */
+  anchorSets?: readonly { records: number; used: number; rejected: number }[];
+  /** Things the user should know that did not stop the run (also printed by the CLI). */
+  warnings?: readonly string[];
   /** How features were computed here (the coordinator's for a cluster job: each worker plans its own). */
   execution?: { plan: FeaturePlan; memory: FeatureMemoryModel };
 }
@@ -100,10 +111,18 @@ export function buildSummary(p: SummaryParts) {
       representation_dim: p.featureInfo.representationDim,
     },
     ranking: { method: p.options.method, column: p.options.method === 'grad' ? 'grad_score' : 'rep_score', k: p.options.k, bottom_k: p.options.bottomK },
-    anchor_sets: p.specs.map((s, i) => ({ ...s, anchors: p.anchorCounts[i] ?? 0, columns: [`rep_${s.name}`, `grad_${s.name}`] })),
+    anchor_sets: p.specs.map((s, i) => {
+      const read = p.anchorSets?.[i];
+      return { ...s, anchors: p.anchorCounts[i] ?? 0, ...(read ? { records: read.records, rejected: read.rejected } : {}), columns: [`rep_${s.name}`, `grad_${s.name}`] };
+    }),
+    // Bi-directional anchoring needs a safe set; without one the score is similarity to harmful anchors only.
+    bidirectional: p.specs.some((s) => s.role === 'safe'),
     options: { ...options, projection: p.featureInfo.projection },
     inputs: p.inputs,
-    counts: { records, scored, errors: p.errors, top_k: p.topCount },
+    counts: { records, scored, errors: p.errors, truncated: p.inputs.reduce((n, i) => n + (i.truncated ?? 0), 0), top_k: p.topCount },
+    // Inputs none of whose records could be scored: the CLI exits 4 unless --allow-unusable-inputs.
+    unusable_inputs: p.inputs.filter((i) => i.scored === 0).map((i) => i.source),
+    warnings: p.warnings ?? [],
     outputs: p.outputs,
     ...(p.cache ? { cache: p.cache, diff: p.diff ?? null } : {}),
     timings_ms: Object.fromEntries(Object.entries(p.timings).map(([k, v]) => [k.replace(/Ms$/, ''), Math.round(v)])),

@@ -28,6 +28,10 @@ export interface ScoringContext {
   method: 'grad' | 'rep';
   /** Features cached by example content: only misses are featurized (same results as without). */
   cache?: FeatureCache;
+  /** Examples finished, after each model batch (and for cache hits). */
+  onFeaturized?: (done: number) => void;
+  /** Stops scoring between model batches. */
+  signal?: AbortSignal;
 }
 
 export interface ScoredExamples {
@@ -50,7 +54,10 @@ export async function scoreExamples(window: readonly Example[], ctx: ScoringCont
   const { usable, failed } = await prepareExamples(window, ctx);
   // Gradients are only ever needed projected onto the anchor targets, which the cache also keeps.
   const requests = usable.map((u) => ({ id: u.example.id, digest: u.digest, tokenized: u.tokenized }));
-  const features = await featurizeProjected(ctx.model, requests, ctx.batch, ctx.cache, ctx.gradScorer, lateTokenizer(usable, ctx));
+  const features = await featurizeProjected(ctx.model, requests, ctx.batch, ctx.cache, ctx.gradScorer, lateTokenizer(usable, ctx), {
+    ...(ctx.onFeaturized ? { onBatch: ctx.onFeaturized } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
   const errors: RecordError[] = [...failed].sort(([a], [b]) => a - b).map(([position, reason]) => ({ source: window[position]!.source, row: window[position]!.row, reason }));
   const result: ScoredExamples = { rows: [], entries: [], examples: [], errors };
   usable.forEach(({ example }, i) => {

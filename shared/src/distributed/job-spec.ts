@@ -78,6 +78,8 @@ const fields = {
   dtype: oneOf(['float32', 'float16']),
   limit: int(1),
   maxRecordBytes: int(1),
+  /** Usable anchors each anchor set needs (default: all of its records). */
+  minAnchors: int(1),
   out: location,
   batchExamples: int(1, MAX_BATCH_EXAMPLES),
   /** Feature cache shared by the job's workers (optional). */
@@ -174,6 +176,7 @@ export function compileJobSpec(raw: RawJobSpec): JobSpec {
     dtype: options.dtype,
     ...(options.limit === undefined ? {} : { limit: options.limit }),
     maxRecordBytes: options.maxRecordBytes,
+    ...(options.minAnchors === undefined ? {} : { minAnchors: options.minAnchors }),
     out: options.out,
     ...(options.cache === undefined ? {} : { cache: options.cache }),
   };

@@ -1,4 +1,4 @@
-import { featurizeInBatches, type BatchLimits } from '../features/featurize-batches.ts';
+import { featurizeInBatches, type BatchLimits, type FeaturizeControl } from '../features/featurize-batches.ts';
 import type { ExampleFeatures, FeatureModel } from '../features/feature-model.ts';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { CachedFeatures, FeatureCache, NewCacheEntry } from './feature-cache.ts';
@@ -48,8 +48,9 @@ export async function featurizeWithCache(
   requests: readonly FeatureRequest[],
   batch: BatchLimits,
   cache: FeatureCache | undefined,
+  control: FeaturizeControl = {},
 ): Promise<ExampleFeatures[]> {
-  const resolved = await resolveFeatures(model, requests, batch, cache, undefined, noLateTokens);
+  const resolved = await resolveFeatures(model, requests, batch, cache, undefined, noLateTokens, control);
   return resolved.map(({ features: { loss, representation, gradient } }) => ({ loss, representation, gradient: gradient! }));
 }
 
@@ -66,8 +67,9 @@ export async function featurizeProjected(
   cache: FeatureCache | undefined,
   projector: GradientProjector,
   tokenizeLate: LateTokenizer = noLateTokens,
+  control: FeaturizeControl = {},
 ): Promise<ProjectedFeatures[]> {
-  const resolved = await resolveFeatures(model, requests, batch, cache, projector, tokenizeLate);
+  const resolved = await resolveFeatures(model, requests, batch, cache, projector, tokenizeLate, control);
   return resolved.map(({ features: { loss, representation, gradient, projection }, tokens, truncated }) => ({
     loss,
     representation,
@@ -95,10 +97,11 @@ async function resolveFeatures(
   cache: FeatureCache | undefined,
   projector: GradientProjector | undefined,
   tokenizeLate: LateTokenizer,
+  control: FeaturizeControl,
 ): Promise<Resolved[]> {
   if (cache === undefined) {
     const tokenized = await tokensOf(requests, requests.map((_, i) => i), tokenizeLate);
-    const computed = await featurizeInBatches(model, tokenized, batch);
+    const computed = await featurizeInBatches(model, tokenized, batch, control);
     return computed.map((f, i) => ({ features: { ...f, projection: null }, tokens: tokenized[i]!.ids.length, truncated: tokenized[i]!.truncated }));
   }
   const keyOf = (i: number) => `${requests[i]!.id}\u0000${requests[i]!.digest}`;
@@ -111,17 +114,18 @@ async function resolveFeatures(
   const cached: number[] = [];
   const missing: number[] = [];
   for (const i of unique) (cache.has(requests[i]!.id, requests[i]!.digest) ? cached : missing).push(i);
-  const computing = tokensOf(requests, missing, tokenizeLate).then((tokenized) => featurizeInBatches(model, tokenized, batch).then((features) => ({ tokenized, features })));
+  const computing = tokensOf(requests, missing, tokenizeLate).then((tokenized) => featurizeInBatches(model, tokenized, batch, control).then((features) => ({ tokenized, features })));
   computing.catch(() => undefined); // awaited below; not "unhandled" while the hits are read
   const lookupOptions = projector === undefined ? {} : { projection: projector.target };
   const found = await cache.lookup(cached.map((i) => requests[i]!.id), cached.map((i) => requests[i]!.digest), lookupOptions);
   cache.stats.misses += missing.length;
+  control.onBatch?.(requests.length - missing.length - cached.filter((_, c) => found[c] === undefined).length);
   // Entries of a segment found missing or damaged on reading are computed after all.
   const late = cached.filter((_, c) => found[c] === undefined);
   const lateTokens = await tokensOf(requests, late, tokenizeLate);
   const fresh = await computing;
   const tokenized = [...fresh.tokenized, ...lateTokens];
-  const computed = [...fresh.features, ...(await featurizeInBatches(model, lateTokens, batch))];
+  const computed = [...fresh.features, ...(await featurizeInBatches(model, lateTokens, batch, control))];
   const recomputed = [...missing, ...late];
 
   const byPosition = new Map<number, Resolved>();

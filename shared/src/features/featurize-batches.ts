@@ -34,6 +34,14 @@ export function lengthBuckets(lengths: readonly number[], limits: BatchLimits): 
   return batches;
 }
 
+/** Progress and cancellation of a featurize call. */
+export interface FeaturizeControl {
+  /** Called after each model batch (and for cache hits) with the examples it finished. */
+  onBatch?: (done: number) => void;
+  /** Checked before each model batch: an aborted signal stops the call with its reason. */
+  signal?: AbortSignal;
+}
+
 /**
  * Features for many examples, in their input order, computed in length buckets; the order of
  * results does not depend on batching. Up to `model.concurrency` batches are in flight at once (a
@@ -43,14 +51,16 @@ export async function featurizeInBatches(
   model: FeatureModel,
   examples: readonly TokenizedExample[],
   limits: BatchLimits,
-  onBatch?: (done: number) => void,
+  control: FeaturizeControl = {},
 ): Promise<ExampleFeatures[]> {
+  const { onBatch, signal } = control;
   const batches = lengthBuckets(examples.map((e) => e.ids.length), limits);
   const results = new Array<ExampleFeatures>(examples.length);
   let next = 0;
   // Each lane takes the next batch when its previous one is done; results go to their input slots.
   const lane = async () => {
     while (next < batches.length) {
+      signal?.throwIfAborted();
       const indices = batches[next++]!;
       const features = await model.featurize(indices.map((i) => examples[i]!));
       indices.forEach((index, j) => (results[index] = features[j]!));

@@ -137,11 +137,37 @@ export async function openCheckpoint(dir: string, options: OpenCheckpointOptions
       fingerprint,
       tensorNames: () => [...names],
       tensorShape: (name) => [...source.info(resolveName(name)).shape],
-      readTensor: (name) => source.readFloat32(resolveName(name)),
+      readTensor: async (name) => {
+        const values = await source.readFloat32(resolveName(name));
+        assertFiniteWeights(values, absDir, resolveName(name));
+        return values;
+      },
       close: () => source.close(),
     };
   } catch (err) {
     await source.close();
     throw err;
+  }
+}
+
+/**
+ * A NaN or infinite weight poisons every feature downstream, where it would be blamed on whatever
+ * first divides by a norm (the anchors); stop here, naming the tensor. Checked once per graph
+ * build (a cached graph's weights were checked when it was built).
+ */
+function assertFiniteWeights(values: Float32Array, dir: string, name: string): void {
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < values.length; i++) {
+    // x - x is 0 for every finite x, NaN for NaN and ±Infinity.
+    if (values[i]! - values[i]! !== 0) {
+      if (first < 0) first = i;
+      bad++;
+    }
+  }
+  if (bad > 0) {
+    throw new ModelError(
+      `${dir}: tensor '${name}' holds ${bad} non-finite value(s) (NaN or infinity; first at index ${first}): the checkpoint is corrupt, re-download or re-convert it`,
+    );
   }
 }

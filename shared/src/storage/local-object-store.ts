@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { dirname, join, resolve, sep } from 'node:path';
+import { ConfigError, InputError } from '../errors.ts';
 import { checkKey, checkPrefix, checkRange, compareKeys, ObjectNotFoundError, ObjectStoreError, type ObjectInfo, type ObjectStore } from './object-store.ts';
+import { safeKeyPath } from './safe-key-path.ts';
 
 // Temp files live beside their target (so rename is atomic) and are never listed as objects.
 const TEMP_MARKER = '.safesift-tmp-';
@@ -96,7 +97,15 @@ export class LocalObjectStore implements ObjectStore {
     if (key.split('/').some((s) => s.includes(TEMP_MARKER))) {
       throw new ConfigError(`invalid object key '${key}': '${TEMP_MARKER}' is reserved for temp files`);
     }
-    return join(this.#root, ...key.split('/'));
+    try {
+      // Resolved and checked to stay under the root, not just joined. On POSIX '\\' is a plain
+      // name character (local files may have it); elsewhere it would split the key.
+      return safeKeyPath(this.#root, key, { store: this.description, allowBackslash: sep === '/' });
+    } catch (err) {
+      // The store's contract: a malformed key is a ConfigError.
+      if (!(err instanceof InputError)) throw err;
+      throw new ConfigError(`invalid object key '${key}': ${err.reason}`, { cause: err });
+    }
   }
 
   async #stat(key: string): Promise<Stats | null> {

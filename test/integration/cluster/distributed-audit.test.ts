@@ -4,9 +4,10 @@
  * Every run must give the same top-k as `safesift audit` on the same inputs, faults or not.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { headers } from '@nats-io/transport-node';
 import { batchSubject } from '../../../shared/src/bus/topology.ts';
 import { BATCH_HEADERS, batchMessageId } from '../../../shared/src/cluster/bus-messages.ts';
@@ -93,6 +94,28 @@ test('a distributed audit (inputs and model in S3, 2 workers) gives the local au
   await assertMatchesBaseline(dir);
   const listed = await cluster.cli(['jobs', '--json']);
   assert.ok((JSON.parse(listed.stdout) as { id: string }[]).some((j) => j.id === id));
+});
+
+test('download refuses an output key that is not a safe relative path: exit code 4 naming the key, the other files kept', async () => {
+  cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1']);
+  cluster.spawn('worker', ['--threads', '1']);
+  const id = await submit('hostile');
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  // Anyone with write access to the bucket can add such a key; the store's own put() refuses to.
+  // (s3rver keeps objects in files, so a '..' key would not survive there: the unit test covers it.)
+  const hostile = 'out/hostile/evil\\..\\..\\escape.txt';
+  await cluster.s3.client.send(new PutObjectCommand({ Bucket: cluster.bucket, Key: hostile, Body: 'pwned' }));
+  const to = join(cluster.dir, 'downloads', 'hostile');
+  const result = await cluster.cli(['download', id, '--to', to, '--json']);
+  assert.equal(result.code, 4, result.stderr);
+  assert.ok(result.stderr.includes(`object key ${JSON.stringify(hostile)} in s3://${cluster.bucket}: refused: it contains a backslash`), result.stderr);
+  assert.equal((JSON.parse(result.stdout) as { error: { exit_code: number } }).error.exit_code, 4);
+  // The job's real outputs were still downloaded, and nothing else.
+  assert.ok(existsSync(join(to, 'topk.parquet')) && existsSync(join(to, 'summary.json')));
+  assert.ok(!readdirSync(to).some((name) => name.includes('escape')), readdirSync(to).join(', '));
+  assert.ok(!existsSync(join(cluster.dir, 'escape.txt')) && !existsSync(join(cluster.dir, 'downloads', 'escape.txt')));
 });
 
 test('a worker killed with SIGKILL mid-batch: the batch is redelivered and the output is unchanged', async () => {

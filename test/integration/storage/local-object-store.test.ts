@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../../../shared/src/errors.ts';
 import { LocalObjectStore } from '../../../shared/src/storage/local-object-store.ts';
 import { ObjectNotFoundError } from '../../../shared/src/storage/object-store.ts';
 import { collectAll, objectStoreContract } from './object-store-contract.ts';
@@ -69,4 +71,26 @@ test('readers racing an overwrite see the old object or the new one, never a mix
     assert.ok(reads > 0);
     assert.deepEqual((await collectAll(store.list(''))).map((o) => o.key), ['model.bin']);
   });
+});
+
+test('a hostile key cannot reach outside the root: refused with ConfigError, nothing written beside it', async () => {
+  const parent = await mkdtemp(join(tmpdir(), 'safesift-local-store-'));
+  try {
+    const store = new LocalObjectStore(join(parent, 'root'));
+    for (const key of ['../escape.txt', 'a/../../escape.txt', '/etc/passwd', `${parent}/escape.txt`, 'a/./escape.txt', 'a//escape.txt', 'escape.txt\0']) {
+      await assert.rejects(() => store.put(key, 'x'), ConfigError, `put ${JSON.stringify(key)}`);
+      await assert.rejects(() => store.putFile(key, fileURLToPath(import.meta.url)), ConfigError, `putFile ${JSON.stringify(key)}`);
+      await assert.rejects(() => store.get(key), ConfigError, `get ${JSON.stringify(key)}`);
+      await assert.rejects(() => store.delete(key), ConfigError, `delete ${JSON.stringify(key)}`);
+    }
+    assert.deepEqual(await readdir(parent), [], 'nothing written outside the root (not even a folder)');
+    if (process.platform !== 'win32') {
+      // On POSIX '\\' is an ordinary name character: one file inside the root, not a path.
+      await store.put('a\\..\\..\\escape.txt', 'x');
+      assert.deepEqual(await readdir(join(parent, 'root')), ['a\\..\\..\\escape.txt']);
+      assert.deepEqual(await readdir(parent), ['root']);
+    }
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
 });

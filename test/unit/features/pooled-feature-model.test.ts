@@ -55,7 +55,7 @@ test('the pool returns the single session features, in input order, with batches
     assert.equal(pool.info.gradientDim, single.info.gradientDim);
     assert.notEqual(new Set(examples.map((e) => e.ids.length)).size, 1);
     let done = 0;
-    const features = await featurizeInBatches(pool, examples, examplesPerBatch(2), (n) => (done += n));
+    const features = await featurizeInBatches(pool, examples, examplesPerBatch(2), { onBatch: (n) => (done += n) });
     assert.equal(done, examples.length);
     // Same graph, one intra-op thread each: the same numbers, bit for bit, in the caller's order.
     assertSameFeatures(features, expected);

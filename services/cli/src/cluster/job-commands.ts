@@ -1,11 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { connectCluster, type ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
 import { jobContext } from '@safesift/core/cluster/job-context.ts';
-import { WORK_DIR } from '@safesift/core/cluster/work-layout.ts';
 import { ConfigError } from '@safesift/core/errors.ts';
 import { addClusterOptions, clusterSettings } from './cluster-flags.ts';
+import { downloadOutputs, refusedKeysError } from './download-outputs.ts';
 import { formatStatus } from './format-status.ts';
 
 type Flags = Record<string, unknown>;
@@ -65,17 +63,10 @@ export function jobCommands(): Command[] {
       const record = await conn.jobs.get(id, 'spec');
       const job = jobContext(record!, conn.s3);
       const to = String(flags.to);
-      const files: string[] = [];
-      const prefix = `${job.out.key}/`;
-      for await (const info of job.out.store.list(prefix)) {
-        const relative = info.key.slice(prefix.length);
-        if (relative.startsWith(`${WORK_DIR}/`)) continue;
-        const target = join(to, relative);
-        await mkdir(dirname(target), { recursive: true });
-        await writeFile(target, await job.out.store.get(info.key));
-        files.push(relative);
-      }
-      print(flags, { id, to, files }, `downloaded ${files.length} files to ${to}`);
+      const result = await downloadOutputs(job.out.store, job.out.key, to);
+      // Files already written stay; the refused keys make it exit with the input code.
+      if (result.refused.length > 0) throw refusedKeysError(to, result);
+      print(flags, { id, to, files: result.files }, `downloaded ${result.files.length} files to ${to}`);
     }));
   return [status, jobs, cancel, download];
 }

@@ -1,0 +1,32 @@
+import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
+import type { AnchorSetReport } from './anchor-features.ts';
+import type { AuditOptions } from './audit-options.ts';
+import type { InputCounts } from './audit-summary.ts';
+
+export interface WarningFacts {
+  options: Pick<AuditOptions, 'maxTokens'>;
+  specs: readonly AnchorSetSpec[];
+  anchors: readonly AnchorSetReport[];
+  inputs: readonly InputCounts[];
+}
+
+/**
+ * What a user should know about a run that did not stop it, one line each: summary.json's
+ * `warnings`, printed by the CLI too.
+ */
+export function auditWarnings({ options, specs, anchors, inputs }: WarningFacts): string[] {
+  const warnings: string[] = [];
+  if (!specs.some((s) => s.role === 'safe')) {
+    warnings.push('no safe anchors (--safe): scores are similarity to the harmful anchors only, not bi-directional anchoring, which also subtracts similarity to refusals');
+  }
+  for (const set of anchors) {
+    if (set.rejected > 0) warnings.push(`anchor set ${set.name} (${set.source}): ${set.rejected} of ${set.records} records rejected, scored with ${set.used} (see anchor-errors.jsonl)`);
+  }
+  const scored = inputs.reduce((n, i) => n + i.scored, 0);
+  const truncated = inputs.reduce((n, i) => n + (i.truncated ?? 0), 0);
+  if (truncated > 0) {
+    const share = ((100 * truncated) / scored).toFixed(1);
+    warnings.push(`${truncated} of ${scored} scored examples (${share}%) were longer than --max-tokens ${options.maxTokens} and were cut: their features cover only the first ${options.maxTokens} tokens (raise --max-tokens to score them whole)`);
+  }
+  return warnings;
+}
