@@ -263,3 +263,20 @@ test('nightly jobs with a feature cache in S3: the second night takes every feat
   assert.deepEqual(second.diff.stayed, { ...second.diff.stayed, count: K, max_abs_shift: 0 });
   assert.equal(second.diff.previous.same_features, true);
 });
+
+test('a coordinator with --allowed-locations fails jobs naming a local path or S3 outside its prefixes, naming the field; allowed jobs run', async () => {
+  cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1', '--allowed-locations', `${cluster.uri('data')},${cluster.uri('models')},${cluster.uri('anchors')},${cluster.uri('out')}`]);
+  cluster.spawn('worker', ['--threads', '1']);
+  const local = await cluster.cli(['submit', ...auditFlags().map((f) => (f === inputs.model ? STORIES260K : f)), '--out', cluster.uri('out/local-model'), '--json']);
+  assert.equal(local.code, 0, local.stderr);
+  const refusedLocal = await cluster.waitForJob((JSON.parse(local.stdout) as { id: string }).id);
+  assert.equal(refusedLocal.state, 'failed');
+  assert.match(JSON.stringify(refusedLocal), /model .*stories260k refused: not under an allowed folder|model .*stories260k refused: cluster services take no local paths/);
+  const outside = await cluster.cli(['submit', ...auditFlags(), '--out', cluster.uri('elsewhere/run'), '--json']);
+  const refusedOut = await cluster.waitForJob((JSON.parse(outside.stdout) as { id: string }).id);
+  assert.equal(refusedOut.state, 'failed');
+  assert.match(JSON.stringify(refusedOut), /out s3:\/\/[^ ]+\/elsewhere\/run refused: not under an allowed S3 prefix/);
+  const allowed = await submit('allowed');
+  assert.equal((await cluster.waitForJob(allowed)).state, 'complete');
+});
