@@ -100,21 +100,27 @@ test('a worker killed with SIGKILL mid-batch: the batch is redelivered and the o
   cluster.spawn('coordinator', ['--threads', '1']);
   const victim = cluster.spawn('worker', ['--threads', '1']);
   const id = await submit('worker-kill');
-  await victim.waitFor('batch started');
+  const started = await victim.waitFor('batch started');
   await victim.stop('SIGKILL');
-  cluster.spawn('worker', ['--threads', '1']);
+  const rescuer = cluster.spawn('worker', ['--threads', '1']);
   const status = await cluster.waitForJob(id);
   assert.equal(status.state, 'complete', JSON.stringify(status));
+  // The batch in the killed worker's hands came back to the other one: a real redelivery.
+  const again = rescuer.lines.find((l) => l.msg === 'batch started' && l.batch === started.batch);
+  assert.ok(again, `batch ${String(started.batch)} was never redelivered`);
+  assert.ok(Number(again.deliveries) >= 2, `delivery count ${String(again.deliveries)}`);
   await assertMatchesBaseline(await cluster.download(id, 'worker-kill'));
 });
 
-test('nats-server stopped and restarted mid-job (file storage): the job completes with the same output', async () => {
+test('nats-server killed (SIGKILL) mid-job and restarted from its store: the job completes with the same output', async () => {
   cluster.spawn('reducer');
   cluster.spawn('coordinator', ['--threads', '1']);
   const worker = cluster.spawn('worker', ['--threads', '1']);
   const id = await submit('nats-restart');
   await worker.waitFor('batch scored');
-  await cluster.nats.stop();
+  const dead = new Promise((resolve) => cluster.nats.process.once('exit', resolve));
+  cluster.nats.kill(); // no clean shutdown: JetStream recovers from what reached its files
+  await dead;
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await cluster.nats.restart();
   const status = await cluster.waitForJob(id);
