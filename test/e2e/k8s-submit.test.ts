@@ -69,15 +69,16 @@ function expectedJob(job: string, configMap: string) {
             envFrom: [
               { configMapRef: { name: 'safesift-config' } },
               { secretRef: { name: 'safesift-s3', optional: true } },
-              { secretRef: { name: 'safesift-nats', optional: true } },
+              { secretRef: { name: 'safesift-nats' } },
             ],
             resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
             securityContext: { ...securityContext, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-            volumeMounts: [{ name: 'spec', mountPath: '/spec', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+            volumeMounts: [{ name: 'spec', mountPath: '/spec', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }, { name: 'nats-tls', mountPath: '/etc/safesift/nats-tls', readOnly: true }],
           }],
           volumes: [
             { name: 'spec', configMap: { name: configMap, items: [{ key: 'job.yaml', path: 'job.yaml' }] } },
             { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+            { name: 'nats-tls', secret: { secretName: 'safesift-nats-tls', optional: true, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
           ],
         },
       },

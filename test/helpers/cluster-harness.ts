@@ -78,7 +78,7 @@ export class ClusterHarness {
     readonly env: Record<string, string>,
   ) {}
 
-  static async start(options: { ackWaitMs?: number; maxDeliver?: number } = {}): Promise<ClusterHarness> {
+  static async start(options: { ackWaitMs?: number; maxDeliver?: number; allowedLocations?: string } = {}): Promise<ClusterHarness> {
     const nats = await startNatsServer();
     const bucket = uniqueBucketName('cluster');
     const s3 = await startS3Server({ buckets: [bucket] });
@@ -87,6 +87,8 @@ export class ClusterHarness {
       ...s3.env,
       NATS_URL: nats.url,
       SAFESIFT_CACHE_DIR: join(dir, 'cache'),
+      // Tests name local fixtures and temp folders; the location policy has its own test.
+      SAFESIFT_ALLOWED_LOCATIONS: options.allowedLocations ?? '/',
       SAFESIFT_ACK_WAIT_MS: String(options.ackWaitMs ?? 4000),
       SAFESIFT_MAX_DELIVER: String(options.maxDeliver ?? 5),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

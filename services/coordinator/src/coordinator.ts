@@ -1,3 +1,4 @@
+import { checkJobLocations } from '@safesift/core/cluster/location-policy.ts';
 import { runWorkLoop, type Outcome } from '@safesift/core/bus/work-loop.ts';
 import { CONSUMERS, STREAMS } from '@safesift/core/bus/topology.ts';
 import { decodeJson, jobNotice } from '@safesift/core/cluster/bus-messages.ts';
@@ -31,7 +32,9 @@ export async function runCoordinator(conn: ClusterConnection, settings: PlanSett
       if (record === null) return { kind: 'drop', reason: `job ${jobId} has no stored spec` };
       if (await conn.jobs.isCancelled(jobId)) return { kind: 'ack' };
       try {
-        const plan = await planJob(conn, jobContext(record, conn.s3), ctx, { ...settings, metrics }, log);
+        const job = jobContext(record, conn.s3);
+        checkJobLocations(jobId, job.audit, conn.locations);
+        const plan = await planJob(conn, job, ctx, { ...settings, metrics }, log);
         log.info({ job: jobId, state: plan.state }, 'job handled');
         if (plan.state === 'published' || plan.state === 'cancelled' || plan.state === 'failed') metrics.jobPlanned(plan.state);
         return { kind: 'ack' };

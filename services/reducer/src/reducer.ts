@@ -1,3 +1,4 @@
+import { checkJobLocations } from '@safesift/core/cluster/location-policy.ts';
 import type { JsMsg } from '@nats-io/jetstream';
 import { watchDeadLetters, type DeadLetter as StoredDeadLetter } from '@safesift/core/bus/dead-letters.ts';
 import { batchSubject, CONSUMERS, STREAMS } from '@safesift/core/bus/topology.ts';
@@ -54,6 +55,13 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
     const spec = await conn.jobs.get(jobId, 'spec');
     if (spec === null) return null;
     const job = jobContext(spec, conn.s3);
+    // Never write where the cluster's policy does not allow (the coordinator refused the job).
+    try {
+      checkJobLocations(jobId, job.audit, conn.locations);
+    } catch (error) {
+      log.warn({ job: jobId, err: (error as Error).message }, 'results of a refused job ignored');
+      return null;
+    }
     const entry = { job, spec, ledger: await BatchLedger.load(job), lastProgressWrite: 0 };
     tracked.set(jobId, entry);
     return entry;

@@ -1,3 +1,4 @@
+import { checkJobLocations } from '@safesift/core/cluster/location-policy.ts';
 import { hostname } from 'node:os';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CONSUMERS, resultSubject, STREAMS } from '@safesift/core/bus/topology.ts';
@@ -79,6 +80,9 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
     const record = await conn.jobs.get(jobId, 'spec');
     if (record === null) return skipped({ kind: 'drop', reason: `batch ${batch} of unknown job ${jobId}` });
     const job = jobContext(record, conn.s3);
+    // The coordinator refuses such a job before planning it; a batch of one came around it.
+    const refused = locationRefusal(jobId, job, conn);
+    if (refused !== null) return skipped({ kind: 'drop', reason: refused });
     let decoded;
     try {
       decoded = decodeRecordBatch(msg.data);
@@ -133,4 +137,13 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
     await (current as JobScorer | null)?.close();
   }
   log.info('worker stopped');
+}
+
+function locationRefusal(jobId: string, job: JobContext, conn: ClusterConnection): string | null {
+  try {
+    checkJobLocations(jobId, job.audit, conn.locations);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }

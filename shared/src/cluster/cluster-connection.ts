@@ -1,3 +1,4 @@
+import { DEFAULT_LOCATION_POLICY, type LocationPolicy } from './location-policy.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -12,6 +13,8 @@ export interface ClusterSettings {
   /** S3-compatible endpoint; default $AWS_ENDPOINT_URL, else AWS. */
   s3Endpoint?: string;
   topology?: TopologyOptions;
+  /** Locations a job may name (services); default: any S3, no local path. */
+  locations?: LocationPolicy;
 }
 
 export interface ClusterConnection {
@@ -23,6 +26,8 @@ export interface ClusterConnection {
   jobs: JobStore;
   /** The S3 client, created on first use (local-only jobs never need one). */
   s3: () => S3Client;
+  /** Locations a job may name; services check every job against it. */
+  locations: LocationPolicy;
   /** Log-safe description of where this process is connected. */
   description: string;
   close(): Promise<void>;
@@ -52,6 +57,7 @@ export async function connectCluster(settings: ClusterSettings, role: 'service' 
       maxMsgSize,
       jobs: new JobStore(kv),
       s3,
+      locations: settings.locations ?? DEFAULT_LOCATION_POLICY,
       description: describeNats(settings.nats),
       async close() {
         client?.destroy();

@@ -9,6 +9,8 @@ import { containerSecurityContext, podSecurityContext, safesiftEnvFrom, safesift
 
 export const SPEC_KEY = 'job.yaml';
 export const SPEC_MOUNT = '/spec';
+/** Where safesift pods find the CA of NATS's certificate ($SAFESIFT_NATS_TLS_CA in the prod overlay). */
+export const NATS_TLS_MOUNT = '/etc/safesift/nats-tls';
 /** Finished audit Jobs (and, through their owner, spec ConfigMaps) are kept this long for `logs`. */
 export const AUDIT_JOB_TTL_S = 7 * 24 * 3600;
 
@@ -51,11 +53,14 @@ export function auditJobManifest(o: AuditJobOptions): V1Job {
             volumeMounts: [
               { name: 'spec', mountPath: SPEC_MOUNT, readOnly: true },
               { name: 'tmp', mountPath: '/tmp' },
+              { name: 'nats-tls', mountPath: NATS_TLS_MOUNT, readOnly: true },
             ],
           }],
           volumes: [
             { name: 'spec', configMap: { name: o.specConfigMap, items: [{ key: SPEC_KEY, path: SPEC_KEY }] } },
             { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+            // The CA of NATS's TLS certificate where the cluster has one (the prod overlay; README).
+            { name: 'nats-tls', secret: { secretName: 'safesift-nats-tls', optional: true, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
           ],
         },
       },

@@ -43,6 +43,7 @@ export function safesiftEnvFrom(): V1EnvFromSource[] {
   return [
     { configMapRef: { name: 'safesift-config' } },
     { secretRef: { name: 'safesift-s3', optional: true } },
-    { secretRef: { name: 'safesift-nats', optional: true } },
+    // Required: the cluster's NATS takes no client without its token.
+    { secretRef: { name: 'safesift-nats' } },
   ];
 }

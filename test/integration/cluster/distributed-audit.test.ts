@@ -123,21 +123,27 @@ test('a worker killed with SIGKILL mid-batch: the batch is redelivered and the o
   cluster.spawn('coordinator', ['--threads', '1']);
   const victim = cluster.spawn('worker', ['--threads', '1']);
   const id = await submit('worker-kill');
-  await victim.waitFor('batch started');
+  const started = await victim.waitFor('batch started');
   await victim.stop('SIGKILL');
-  cluster.spawn('worker', ['--threads', '1']);
+  const rescuer = cluster.spawn('worker', ['--threads', '1']);
   const status = await cluster.waitForJob(id);
   assert.equal(status.state, 'complete', JSON.stringify(status));
+  // The batch in the killed worker's hands came back to the other one: a real redelivery.
+  const again = rescuer.lines.find((l) => l.msg === 'batch started' && l.batch === started.batch);
+  assert.ok(again, `batch ${String(started.batch)} was never redelivered`);
+  assert.ok(Number(again.deliveries) >= 2, `delivery count ${String(again.deliveries)}`);
   await assertMatchesBaseline(await cluster.download(id, 'worker-kill'));
 });
 
-test('nats-server stopped and restarted mid-job (file storage): the job completes with the same output', async () => {
+test('nats-server killed (SIGKILL) mid-job and restarted from its store: the job completes with the same output', async () => {
   cluster.spawn('reducer');
   cluster.spawn('coordinator', ['--threads', '1']);
   const worker = cluster.spawn('worker', ['--threads', '1']);
   const id = await submit('nats-restart');
   await worker.waitFor('batch scored');
-  await cluster.nats.stop();
+  const dead = new Promise((resolve) => cluster.nats.process.once('exit', resolve));
+  cluster.nats.kill(); // no clean shutdown: JetStream recovers from what reached its files
+  await dead;
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await cluster.nats.restart();
   const status = await cluster.waitForJob(id);
@@ -285,4 +291,21 @@ test('nightly jobs with a feature cache in S3: the second night takes every feat
   assert.deepEqual([second.diff.entered, second.diff.left], [[], []]);
   assert.deepEqual(second.diff.stayed, { ...second.diff.stayed, count: K, max_abs_shift: 0 });
   assert.equal(second.diff.previous.same_features, true);
+});
+
+test('a coordinator with --allowed-locations fails jobs naming a local path or S3 outside its prefixes, naming the field; allowed jobs run', async () => {
+  cluster.spawn('reducer');
+  cluster.spawn('coordinator', ['--threads', '1', '--allowed-locations', `${cluster.uri('data')},${cluster.uri('models')},${cluster.uri('anchors')},${cluster.uri('out')}`]);
+  cluster.spawn('worker', ['--threads', '1']);
+  const local = await cluster.cli(['submit', ...auditFlags().map((f) => (f === inputs.model ? STORIES260K : f)), '--out', cluster.uri('out/local-model'), '--json']);
+  assert.equal(local.code, 0, local.stderr);
+  const refusedLocal = await cluster.waitForJob((JSON.parse(local.stdout) as { id: string }).id);
+  assert.equal(refusedLocal.state, 'failed');
+  assert.match(JSON.stringify(refusedLocal), /model .*stories260k refused: not under an allowed folder|model .*stories260k refused: cluster services take no local paths/);
+  const outside = await cluster.cli(['submit', ...auditFlags(), '--out', cluster.uri('elsewhere/run'), '--json']);
+  const refusedOut = await cluster.waitForJob((JSON.parse(outside.stdout) as { id: string }).id);
+  assert.equal(refusedOut.state, 'failed');
+  assert.match(JSON.stringify(refusedOut), /out s3:\/\/[^ ]+\/elsewhere\/run refused: not under an allowed S3 prefix/);
+  const allowed = await submit('allowed');
+  assert.equal((await cluster.waitForJob(allowed)).state, 'complete');
 });

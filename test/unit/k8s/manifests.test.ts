@@ -77,7 +77,7 @@ for (const overlay of OVERLAYS) {
       assert.deepEqual(c.envFrom, [
         { configMapRef: { name: 'safesift-config' } },
         { secretRef: { name: 'safesift-s3', optional: true } },
-        { secretRef: { name: 'safesift-nats', optional: true } },
+        { secretRef: { name: 'safesift-nats' } },
       ]);
       const cache = c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/cache');
       assert.ok(podSpec(d)!.volumes.find((v: { name: string }) => v.name === cache?.name)?.emptyDir, `${name}: /cache`);
@@ -105,10 +105,24 @@ for (const overlay of OVERLAYS) {
     const url = new URL(find(objects, 'ConfigMap', 'safesift-config').data.NATS_URL);
     assert.equal(url.hostname, client.metadata.name);
     assert.ok(client.spec.ports.some((p: { port: number }) => String(p.port) === url.port));
-    // the Debian nats-server accepts the config as written
+    // the Debian nats-server accepts the config as written (with a throwaway certificate where it wants TLS)
     const file = join(scratch, `${overlay}-nats.conf`);
-    await writeFile(file, config.replace(storeDir!, join(scratch, 'js')));
-    await run('/usr/sbin/nats-server', ['-c', file, '-t'], { env: { ...process.env, POD_NAME: 'safesift-nats-0' } });
+    await writeFile(file, config.replace(storeDir!, join(scratch, 'js')).replaceAll('/etc/nats-tls/', `${await throwawayCertificate()}/`));
+    await run('/usr/sbin/nats-server', ['-c', file, '-t'], { env: { ...process.env, POD_NAME: 'safesift-nats-0', SAFESIFT_NATS_TOKEN: 'test-token' } });
+  });
+
+  test(`${overlay}: NATS takes only clients with the token of the Secret safesift-nats, which every safesift pod requires`, () => {
+    const config = find(objects, 'ConfigMap', 'safesift-nats-config').data['nats.conf'] as string;
+    assert.match(config, /authorization \{\s*token: \$SAFESIFT_NATS_TOKEN\s*\}/);
+    const [server] = containers(find(objects, 'StatefulSet', 'safesift-nats'));
+    const token = server.env.find((e: { name: string }) => e.name === 'SAFESIFT_NATS_TOKEN');
+    assert.deepEqual(token.valueFrom, { secretKeyRef: { name: 'safesift-nats', key: 'SAFESIFT_NATS_TOKEN' } });
+    for (const o of objects.filter((x) => podSpec(x) !== undefined && x.metadata.name !== 'safesift-nats')) {
+      for (const c of containers(o)) {
+        const ref = (c.envFrom ?? []).find((e: { secretRef?: { name: string } }) => e.secretRef?.name === 'safesift-nats');
+        assert.ok(ref && ref.secretRef.optional !== true, `${o.metadata.name}/${c.name}: the NATS Secret is required`);
+      }
+    }
   });
 
   test(`${overlay}: NetworkPolicies: workers reach only DNS, NATS and S3; NATS takes clients only from safesift pods`, () => {
@@ -273,3 +287,38 @@ test('every flag the manifests pass is an option of that safesift command', asyn
   const job = auditJobManifest({ jobName: 'a', namespace: 'n', image: 'i:1', specConfigMap: 'c' }) as unknown as K8sObject;
   for (const flag of (containers(job)[0].args as string[]).filter((a) => a.startsWith('--'))) assert.ok(commands.get('submit')!.has(flag), flag);
 });
+
+test('prod: NATS serves TLS from the Secret safesift-nats-tls, and every client dials tls:// and checks its CA', () => {
+  const objects = rendered.prod;
+  const config = find(objects, 'ConfigMap', 'safesift-nats-config').data['nats.conf'] as string;
+  const certFile = /cert_file: (\S+)/.exec(config)?.[1];
+  const nats = find(objects, 'StatefulSet', 'safesift-nats');
+  const tlsVolume = podSpec(nats)!.volumes.find((v: { secret?: { secretName: string } }) => v.secret?.secretName === 'safesift-nats-tls');
+  const mount = containers(nats)[0].volumeMounts.find((m: { name: string }) => m.name === tlsVolume?.name);
+  assert.ok(certFile?.startsWith(`${mount?.mountPath}/`), `cert_file ${certFile} is in the mounted Secret`);
+  const settings = find(objects, 'ConfigMap', 'safesift-config').data;
+  assert.equal(new URL(settings.NATS_URL).protocol, 'tls:');
+  const ca = settings.SAFESIFT_NATS_TLS_CA as string;
+  for (const o of objects.filter((x) => podSpec(x) !== undefined && x.metadata.name !== 'safesift-nats')) {
+    const pod = podSpec(o)!;
+    for (const c of containers(o)) {
+      const m = c.volumeMounts.find((v: { mountPath: string }) => ca.startsWith(`${v.mountPath}/`));
+      const volume = pod.volumes.find((v: { name: string }) => v.name === m?.name);
+      assert.equal(volume?.secret?.secretName, 'safesift-nats-tls', `${o.metadata.name}/${c.name} mounts the CA at ${ca}`);
+    }
+  }
+  for (const overlay of ['base', 'dev'] as const) {
+    assert.doesNotMatch(find(rendered[overlay], 'ConfigMap', 'safesift-nats-config').data['nats.conf'], /tls \{/, `${overlay}: plain`);
+  }
+});
+
+let certificateDir: string | undefined;
+/** A self-signed certificate for nats-server's config test, made once with Debian's openssl. */
+async function throwawayCertificate(): Promise<string> {
+  if (certificateDir) return certificateDir;
+  const dir = join(scratch, 'tls');
+  await run('/usr/bin/mkdir', ['-p', dir]);
+  await run('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=safesift-nats', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')]);
+  certificateDir = dir;
+  return dir;
+}

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { compileNatsSettings } from '@safesift/core/bus/nats-settings.ts';
 import type { ClusterSettings } from '@safesift/core/cluster/cluster-connection.ts';
 import { defaultCacheDir } from '@safesift/core/model/cache-dir.ts';
+import { parseLocationPolicy } from '@safesift/core/cluster/location-policy.ts';
 import { ConfigError } from '@safesift/core/errors.ts';
 import { integer } from '../cli-parsers.ts';
 
@@ -18,16 +19,16 @@ export function addClusterOptions(command: Command): Command {
     .option('--nats-token <token>', 'NATS token (prefer $SAFESIFT_NATS_TOKEN)')
     .option('--nats-creds <file>', 'NATS .creds file (JWT + nkey)')
     .option('--nats-nkey <file>', 'file holding an nkey user seed')
-    .option('--nats-tls-ca <file>', 'CA certificate for TLS to NATS')
-    .option('--nats-tls-cert <file>', 'client certificate for TLS to NATS')
-    .option('--nats-tls-key <file>', 'client key for TLS to NATS')
+    .option('--nats-tls-ca <file>', 'CA certificate for TLS to NATS (default $SAFESIFT_NATS_TLS_CA)')
+    .option('--nats-tls-cert <file>', 'client certificate for TLS to NATS (default $SAFESIFT_NATS_TLS_CERT)')
+    .option('--nats-tls-key <file>', 'client key for TLS to NATS (default $SAFESIFT_NATS_TLS_KEY)')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (default $AWS_ENDPOINT_URL, else AWS)');
 }
 
 export function clusterSettings(flags: Record<string, unknown>, clientName: string): ClusterSettings {
   const env = process.env;
   const pick = (flag: unknown, variable: string) => (typeof flag === 'string' && flag !== '' ? flag : env[variable] || undefined);
-  const tls = { caFile: flags.natsTlsCa, certFile: flags.natsTlsCert, keyFile: flags.natsTlsKey };
+  const tls = { caFile: pick(flags.natsTlsCa, 'SAFESIFT_NATS_TLS_CA'), certFile: pick(flags.natsTlsCert, 'SAFESIFT_NATS_TLS_CERT'), keyFile: pick(flags.natsTlsKey, 'SAFESIFT_NATS_TLS_KEY') };
   const nats = compileNatsSettings({
     servers: pick(flags.nats, 'NATS_URL') ?? 'nats://127.0.0.1:4222',
     user: pick(flags.natsUser, 'SAFESIFT_NATS_USER'),
@@ -42,6 +43,7 @@ export function clusterSettings(flags: Record<string, unknown>, clientName: stri
   const maxDeliver = numberFrom(flags.maxDeliver, 'SAFESIFT_MAX_DELIVER');
   return {
     nats,
+    locations: parseLocationPolicy(pick(flags.allowedLocations, 'SAFESIFT_ALLOWED_LOCATIONS')),
     ...(typeof flags.s3Endpoint === 'string' ? { s3Endpoint: flags.s3Endpoint } : {}),
     topology: { ...(ackWaitMs === undefined ? {} : { ackWaitMs }), ...(maxDeliver === undefined ? {} : { maxDeliver }) },
   };
@@ -70,4 +72,12 @@ export function cacheDirOption(command: Command): Command {
 export function cacheDirOf(flags: Record<string, unknown>): string {
   if (typeof flags.cacheDir === 'string') process.env.SAFESIFT_CACHE_DIR = flags.cacheDir;
   return defaultCacheDir();
+}
+
+/** The locations a service lets a job name (README: "Who may submit what"). */
+export function addLocationPolicyOption(command: Command): Command {
+  return command.option(
+    '--allowed-locations <list>',
+    'comma-separated s3://bucket/prefix and absolute folders jobs may read and write; S3 is restricted only when an s3:// prefix is listed; local paths are refused unless listed (default $SAFESIFT_ALLOWED_LOCATIONS)',
+  );
 }

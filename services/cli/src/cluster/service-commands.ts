@@ -4,11 +4,11 @@ import { main as reducerMain } from '@safesift/reducer/main.ts';
 import { main as workerMain } from '@safesift/worker/main.ts';
 import { resolveMetricsEndpoint, setMetricsEndpoint } from '@safesift/core/observability/metrics-endpoint.ts';
 import { integer } from '../cli-parsers.ts';
-import { addClusterOptions, addDeliveryOptions, cacheDirOf, cacheDirOption, clusterSettings } from './cluster-flags.ts';
+import { addClusterOptions, addDeliveryOptions, addLocationPolicyOption, cacheDirOf, cacheDirOption, clusterSettings } from './cluster-flags.ts';
 
 /** `safesift coordinator|worker|reducer`: the long-running processes of a cluster. */
 export function serviceCommands(): Command[] {
-  const coordinator = metricsOptions(cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('coordinator')))))
+  const coordinator = metricsOptions(cacheDirOption(addDeliveryOptions(addLocationPolicyOption(addClusterOptions(new Command('coordinator'))))))
     .description('Plan submitted jobs: anchor features once per job, then the corpus as Arrow batches on JetStream')
     .option('--threads <n>', 'onnxruntime threads for anchor features (default: all cores)', integer('--threads'))
     .option('--max-pending-batches <n>', 'publish at most this many batches of a job ahead of the workers', integer('--max-pending-batches'))
@@ -19,7 +19,7 @@ export function serviceCommands(): Command[] {
         ...(typeof flags.maxPendingBatches === 'number' ? { maxPendingBatches: flags.maxPendingBatches } : {}),
       });
     });
-  const worker = metricsOptions(cacheDirOption(addDeliveryOptions(addClusterOptions(new Command('worker')))))
+  const worker = metricsOptions(cacheDirOption(addDeliveryOptions(addLocationPolicyOption(addClusterOptions(new Command('worker'))))))
     .description('Score batches from JetStream; SIGTERM finishes the batch in hand, then exits')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer('--threads'))
     .option('--name <name>', 'worker name in results and logs (default host:pid)')
@@ -30,7 +30,7 @@ export function serviceCommands(): Command[] {
         ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       });
     });
-  const reducer = metricsOptions(addDeliveryOptions(addClusterOptions(new Command('reducer'))))
+  const reducer = metricsOptions(addDeliveryOptions(addLocationPolicyOption(addClusterOptions(new Command('reducer')))))
     .description('Account for batch results and write each finished job\'s top-k, score parts, errors and summary')
     .option('--rows-per-part <n>', 'rows per scores part', integer('--rows-per-part'))
     .action(async (flags: Record<string, unknown>) => {
