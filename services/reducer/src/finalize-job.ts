@@ -32,6 +32,8 @@ export interface FinalOutputs {
   scored: number;
   errors: number;
   deadLetters: DeadLetter[];
+  /** Every batch was dead-lettered: the job scored nothing and is failed, not complete. */
+  failed: string | null;
 }
 
 /**
@@ -135,9 +137,13 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
       counts: { records, scored, errors: errorLines.length },
       top: ranked,
     });
+    const failed = plan.batches !== null && plan.batches > 0 && deadLetters.length === plan.batches
+      ? `every batch (${plan.batches}) was dead-lettered: ${deadLetters[0]?.reason ?? 'no reason given'}`
+      : null;
     const summary = {
       ...base,
-      status: 'complete',
+      status: failed === null ? 'complete' : 'failed',
+      ...(failed === null ? {} : { error: failed }),
       job: { id: job.id, name: job.spec.name, submitted_at: spec.submittedAt, finished_at: finishedAt.toISOString(), batches: plan.batches, batch_examples: job.spec.batchExamples, dead_letters: deadLetters },
       inputs: [...inputs.values()],
       counts: { records, scored, errors: errorLines.length, top_k: top.size, dead_letter_batches: deadLetters.length },
@@ -151,7 +157,7 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
     // summary.json last: its presence says every other output is complete.
     await store.put(outputKeys.summary(out), `${JSON.stringify(summary, null, 2)}\n`);
     outputs.summary = outputKeys.summary(out);
-    return { outputs: relativeOutputs(out, outputs), scored, errors: errorLines.length, deadLetters };
+    return { outputs: relativeOutputs(out, outputs), scored, errors: errorLines.length, deadLetters, failed };
   } finally {
     await rm(temp, { recursive: true, force: true });
   }

@@ -112,16 +112,17 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
     log.info({ job: jobId, batches: plan.batches }, 'every batch accounted for: writing outputs');
     try {
       const final = await finalizeJob(t.job, t.spec, plan, t.ledger, { s3: conn.s3, ...(settings.rowsPerPart ? { rowsPerPart: settings.rowsPerPart } : {}) });
+      const state = final.failed === null ? 'complete' : 'failed';
       await conn.jobs.putReduce(jobId, {
-        ...progressRecord(t, 'complete', { finishedAt: now(), outputs: final.outputs }),
+        ...progressRecord(t, state, { finishedAt: now(), outputs: final.outputs, ...(final.failed === null ? {} : { error: final.failed }) }),
         scored: final.scored,
         errors: final.errors,
         deadLetters: final.deadLetters,
       });
       finish(jobId);
-      metrics.jobFinished('complete');
+      metrics.jobFinished(state);
       await removeWork(t.job);
-      log.info({ job: jobId, scored: final.scored, errors: final.errors, deadLetters: final.deadLetters.length }, 'job complete');
+      log.info({ job: jobId, scored: final.scored, errors: final.errors, deadLetters: final.deadLetters.length }, `job ${state}`);
     } catch (error) {
       if (!isPermanent(error)) throw error;
       await conn.jobs.putReduce(jobId, progressRecord(t, 'failed', { finishedAt: now(), error: messageOf(error) }));

@@ -66,6 +66,16 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
     await conn.js.publish(resultSubject(job.id), encodeJson(notice), { msgID: resultMessageId(job.id, notice.batch) });
   };
 
+  const deadLetter = async (job: JobContext, batch: number, deliveries: number, reason: string, seconds: () => number): Promise<Outcome> => {
+    const key = workKeys.deadLetter(job.work, batch);
+    await job.out.store.put(key, JSON.stringify({ batch, reason, deliveries, worker: name }));
+    await notify(job, { jobId: job.id, batch, kind: 'dead-letter', key, records: 0, scored: 0, errors: 0, worker: name, reason });
+    log.error({ job: job.id, batch, reason }, 'batch dead-lettered');
+    metrics.batch('dead_letter', seconds());
+    metrics.failure('permanent');
+    return { kind: 'drop', reason };
+  };
+
   const handle = async (msg: JsMsg): Promise<Outcome> => {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
@@ -90,18 +100,20 @@ export async function runWorker(conn: ClusterConnection, settings: WorkerSetting
     } catch (error) {
       if (!(error instanceof CorruptBatchError)) throw error;
       // Retrying cannot repair a corrupt body: dead-letter it now, so the job can finish and say so.
-      const reason = `corrupt batch: ${error.message}`;
-      const key = workKeys.deadLetter(job.work, batch);
-      await job.out.store.put(key, JSON.stringify({ batch, reason, deliveries: msg.info.deliveryCount, worker: name }));
-      await notify(job, { jobId, batch, kind: 'dead-letter', key, records: 0, scored: 0, errors: 0, worker: name, reason });
-      log.error({ job: jobId, batch, reason }, 'batch dead-lettered');
-      metrics.batch('dead_letter', seconds());
-      metrics.failure('permanent');
-      return { kind: 'drop', reason };
+      return deadLetter(job, batch, msg.info.deliveryCount, `corrupt batch: ${error.message}`, seconds);
     }
-    const scorer = await scorerFor(job);
-    log.info({ job: jobId, batch, items: decoded.items.length, deliveries: msg.info.deliveryCount }, 'batch started');
-    const result = await scorer.score(batch, decoded.items, name);
+    let scorer: JobScorer;
+    let result: Awaited<ReturnType<JobScorer['score']>>;
+    try {
+      scorer = await scorerFor(job);
+      log.info({ job: jobId, batch, items: decoded.items.length, deliveries: msg.info.deliveryCount }, 'batch started');
+      result = await scorer.score(batch, decoded.items, name);
+    } catch (error) {
+      // A model that cannot open, anchors that cannot be used: the same on every delivery and every
+      // worker, so the batch is dead-lettered now instead of after max_deliver slow retries.
+      if (!isPermanent(error)) throw error;
+      return deadLetter(job, batch, msg.info.deliveryCount, `permanent failure: ${messageOf(error)}`, seconds);
+    }
     const key = workKeys.result(job.work, batch);
     await job.out.store.put(key, encodeBatchResult(result, scorer.columns));
     await notify(job, { jobId, batch, kind: 'result', key, records: result.records, scored: result.scored, errors: result.errors.length, worker: name });

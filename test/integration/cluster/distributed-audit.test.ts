@@ -309,3 +309,27 @@ test('a coordinator with --allowed-locations fails jobs naming a local path or S
   const allowed = await submit('allowed');
   assert.equal((await cluster.waitForJob(allowed)).state, 'complete');
 });
+
+test('a job whose every batch is dead-lettered ends failed, not complete, and its summary says why', async () => {
+  const small = await cluster.uploadText([0, 1, 2].map((n) => JSON.stringify({ instruction: `Name fact ${n}.`, input: '', output: `Fact ${n} is true.` })).join('\n') + '\n', 'data/small.jsonl');
+  cluster.spawn('reducer');
+  const worker = cluster.spawn('worker', ['--threads', '1']);
+  const result = await cluster.cli(['submit', '--model', inputs.model, '--data', small, '--harmful', inputs.harmful, '--safe', inputs.safe1, '--k', '3', '--out', cluster.uri('out/all-dead'), '--batch-examples', '8', '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const id = (JSON.parse(result.stdout) as { id: string }).id;
+  // The job's only batch arrives corrupted (the coordinator's own publish is then deduplicated).
+  const conn = await cluster.connection();
+  const hdrs = headers();
+  hdrs.set(BATCH_HEADERS.job, id);
+  hdrs.set(BATCH_HEADERS.batch, '0');
+  await conn.js.publish(batchSubject(id), new TextEncoder().encode('not an arrow batch'), { msgID: batchMessageId(id, 0), headers: hdrs });
+  cluster.spawn('coordinator', ['--threads', '1']);
+  const status = await cluster.waitForJob(id);
+  await worker.waitFor('batch dead-lettered');
+  assert.equal(status.state, 'failed', JSON.stringify(status));
+  assert.match(JSON.stringify(status), /every batch \(1\) was dead-lettered: corrupt batch/);
+  const dir = await cluster.download(id, 'all-dead');
+  const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { status: string; error?: string; counts: { scored: number } };
+  assert.deepEqual([summary.status, summary.counts.scored], ['failed', 0]);
+  assert.match(summary.error ?? '', /every batch \(1\) was dead-lettered/);
+});

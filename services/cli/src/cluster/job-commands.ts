@@ -59,7 +59,9 @@ export function jobCommands(): Command[] {
     .option('--json', 'print JSON on stdout')
     .action((id: string, flags: Flags) => withCluster(flags, 'download', async (conn) => {
       const s = await requireStatus(conn, id);
-      if (s.state !== 'complete') throw new ConfigError(`job ${id} is ${s.state}: outputs are written when it completes (see \`safesift status ${id}\`)`);
+      // A job failed after its outputs were written (every batch dead-lettered) has them to show why.
+      const written = s.state === 'complete' || (s.state === 'failed' && s.outputs !== null);
+      if (!written) throw new ConfigError(`job ${id} is ${s.state}: outputs are written when it completes (see \`safesift status ${id}\`)`);
       const record = await conn.jobs.get(id, 'spec');
       const job = jobContext(record!, conn.s3);
       const to = String(flags.to);
