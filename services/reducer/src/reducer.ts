@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { checkJobLocations } from '@safesift/core/cluster/location-policy.ts';
 import type { JsMsg } from '@nats-io/jetstream';
 import { watchDeadLetters, type DeadLetter as StoredDeadLetter } from '@safesift/core/bus/dead-letters.ts';
@@ -28,9 +30,16 @@ interface TrackedJob {
   spec: SpecRecord;
   ledger: BatchLedger;
   lastProgressWrite: number;
+  /** When the ledger was last rebuilt from the stored results, and when a notice last added to it. */
+  lastReload: number;
+  lastNotice: number;
 }
 
 const PROGRESS_WRITE_MS = 250;
+/** A job short of batches re-lists its stored results after this long without news (replicas share the notices). */
+const LEDGER_RELOAD_MS = 3000;
+/** A replica that claimed a job's outputs and went silent this long is taken over. */
+const FINALIZE_CLAIM_STALE_MS = 30 * 60_000;
 
 /**
  * The reducer: accounts for every batch of every job (results and dead letters, each counted
@@ -39,6 +48,8 @@ const PROGRESS_WRITE_MS = 250;
  */
 export async function runReducer(conn: ClusterConnection, settings: ReducerSettings, signal: AbortSignal, log: Logger): Promise<void> {
   const metrics = settings.metrics ?? processMetrics('reducer');
+  // Names this replica in finalize claims.
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const tracked = new Map<string, TrackedJob>();
   const finished = new Set<string>();
   const locks = new Map<string, Promise<unknown>>();
@@ -62,7 +73,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       log.warn({ job: jobId, err: (error as Error).message }, 'results of a refused job ignored');
       return null;
     }
-    const entry = { job, spec, ledger: await BatchLedger.load(job), lastProgressWrite: 0 };
+    const entry = { job, spec, ledger: await BatchLedger.load(job), lastProgressWrite: 0, lastReload: performance.now(), lastNotice: 0 };
     tracked.set(jobId, entry);
     return entry;
   };
@@ -108,7 +119,21 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       metrics.jobFinished('failed');
       return;
     }
-    if (plan?.state !== 'published' || plan.batches === null || t.ledger.accounted < plan.batches) return;
+    if (plan?.state !== 'published' || plan.batches === null) return;
+    if (t.ledger.accounted < plan.batches) {
+      // Another replica may have taken some of the notices: once they stop coming, the stored
+      // results (the truth) are listed again; not while they flow, so a long job lists rarely.
+      const quiet = performance.now() - Math.max(t.lastReload, t.lastNotice);
+      if (quiet < LEDGER_RELOAD_MS) return;
+      const reloaded = await BatchLedger.load(t.job);
+      reloaded.scored = Math.max(reloaded.scored, t.ledger.scored);
+      reloaded.errors = Math.max(reloaded.errors, t.ledger.errors);
+      t.ledger = reloaded;
+      t.lastReload = performance.now();
+      if (t.ledger.accounted < plan.batches) return;
+    }
+    // Of several replicas, one writes the outputs; the others see its reduce record next time.
+    if (!(await conn.jobs.claimFinalize(jobId, owner, FINALIZE_CLAIM_STALE_MS))) return;
     log.info({ job: jobId, batches: plan.batches }, 'every batch accounted for: writing outputs');
     try {
       const final = await finalizeJob(t.job, t.spec, plan, t.ledger, { s3: conn.s3, ...(settings.rowsPerPart ? { rowsPerPart: settings.rowsPerPart } : {}) });
@@ -144,6 +169,8 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       const t = await track(notice.jobId);
       if (t === null) return;
       if (t.ledger.add(notice.batch, notice.kind === 'dead-letter')) {
+        t.lastNotice = performance.now();
+        log.debug({ job: notice.jobId, batch: notice.batch, kind: notice.kind }, 'batch accounted');
         t.ledger.scored += notice.scored;
         t.ledger.errors += notice.errors;
         metrics.batch(notice.kind === 'dead-letter' ? 'dead_letter' : 'accounted', (performance.now() - started) / 1000);

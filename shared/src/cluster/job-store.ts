@@ -35,6 +35,32 @@ export class JobStore {
     await this.put(jobId, 'reduce', { ...record, updatedAt: now() });
   }
 
+  /**
+   * Claims the writing of a job's outputs for `owner`: of several reducer replicas exactly one gets
+   * true (a KV create is atomic). A claim older than `staleMs` (its owner died mid-write) can be
+   * taken over, again by exactly one (an update on the revision read).
+   */
+  async claimFinalize(jobId: string, owner: string, staleMs: number): Promise<boolean> {
+    const key = `job.${jobId}.finalize`;
+    const claim = JSON.stringify({ owner, at: now() });
+    try {
+      await this.kv.create(key, claim);
+      return true;
+    } catch {
+      const entry = await this.kv.get(key);
+      if (entry === null) return false;
+      const held = entry.json<{ owner?: string; at?: string }>();
+      if (held.owner === owner) return true;
+      if (Date.now() - Date.parse(held.at ?? '') < staleMs) return false;
+      try {
+        await this.kv.update(key, claim, entry.revision);
+        return true;
+      } catch {
+        return false; // another replica took it over first
+      }
+    }
+  }
+
   async cancel(jobId: string, by?: string): Promise<void> {
     const record: CancelRecord = { at: now(), ...(by ? { by } : {}) };
     await this.put(jobId, 'cancel', record);

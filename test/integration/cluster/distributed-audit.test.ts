@@ -333,3 +333,17 @@ test('a job whose every batch is dead-lettered ends failed, not complete, and it
   assert.deepEqual([summary.status, summary.counts.scored], ['failed', 0]);
   assert.match(summary.error ?? '', /every batch \(1\) was dead-lettered/);
 });
+
+test('two reducer replicas share the result notices: the job completes once, written by one of them, with the same output', async () => {
+  const reducers = [cluster.spawn('reducer'), cluster.spawn('reducer')];
+  cluster.spawn('coordinator', ['--threads', '1']);
+  cluster.spawn('worker', ['--threads', '1']);
+  const id = await submit('two-reducers');
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  const writers = reducers.filter((r) => r.lines.some((l) => l.msg === 'every batch accounted for: writing outputs' && l.job === id));
+  // How the notices were shared (the work queue decides; usually both get some).
+  const accounted = reducers.map((r) => r.lines.filter((l) => l.msg === 'batch accounted' && l.job === id).length);
+  assert.equal(writers.length, 1, `exactly one replica wrote the outputs (notices per replica: ${accounted.join(', ')})`);
+  await assertMatchesBaseline(await cluster.download(id, 'two-reducers'));
+});
