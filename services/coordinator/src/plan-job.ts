@@ -14,7 +14,8 @@ import type { CorpusItem, RecordError } from '@safesift/core/corpus/example.ts';
 import { readCorpusWith } from '@safesift/core/corpus/read-corpus.ts';
 import { encodeAnchorFeatures } from '@safesift/core/distributed/anchor-features-codec.ts';
 import { encodeRecordBatch, recordBatchOverheadBytes } from '@safesift/core/distributed/record-batch-codec.ts';
-import { InputError } from '@safesift/core/errors.ts';
+import { ConfigError, InputError } from '@safesift/core/errors.ts';
+import { openLocation } from '@safesift/core/storage/location.ts';
 import { nameAnchorSets } from '@safesift/core/scoring/anchor-sets.ts';
 import { storageByteSources } from '@safesift/core/storage/byte-sources.ts';
 import { materializeModel } from '@safesift/core/storage/model-mirror.ts';
@@ -54,6 +55,7 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
   let plan = await jobs.updatePlan(job.id, (p) => p ?? { state: 'planning', published: 0, batches: null, records: 0, anchorErrors: [], startedAt: now(), updatedAt: now() });
   if (plan.state !== 'planning') return plan;
   const opener = storageByteSources(conn.s3);
+  plan = await pinInputVersions(conn, job, plan);
 
   if ((await job.out.store.head(workKeys.anchors(job.work))) === null) {
     const anchorErrors = await computeSharedAnchors(conn, job, settings, log);
@@ -177,4 +179,24 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * Records each input's etag the first time a job is planned; a re-plan (after a crash) checks them
+ * again, so it never publishes the rest of a changed file after batches of its old version.
+ */
+async function pinInputVersions(conn: ClusterConnection, job: JobContext, plan: PlanRecord): Promise<PlanRecord> {
+  const versions: Record<string, string> = {};
+  for (const source of job.audit.data) {
+    const { store, key } = openLocation(source, conn.s3);
+    versions[source] = (await store.head(key))?.etag ?? 'missing';
+  }
+  const pinned = plan.inputVersions;
+  if (pinned === undefined) return conn.jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), inputVersions: versions }));
+  for (const [source, version] of Object.entries(versions)) {
+    if (pinned[source] !== undefined && pinned[source] !== version) {
+      throw new ConfigError(`job ${job.id}: input ${source} changed since the job was planned (version ${pinned[source]} → ${version}); its batches would mix two versions: resubmit the job`);
+    }
+  }
+  return plan;
 }

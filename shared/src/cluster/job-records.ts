@@ -29,6 +29,8 @@ export const planRecord = z.object({
   records: z.number().int().min(0),
   /** Anchor records that could not be used (they are not part of any batch). */
   anchorErrors: z.array(recordError),
+  /** Each input's version (etag) when planning began: a re-plan after a crash must read the same bytes. */
+  inputVersions: z.record(z.string(), z.string()).optional(),
   startedAt: z.string(),
   updatedAt: z.string(),
   error: z.string().optional(),

@@ -347,3 +347,28 @@ test('two reducer replicas share the result notices: the job completes once, wri
   assert.equal(writers.length, 1, `exactly one replica wrote the outputs (notices per replica: ${accounted.join(', ')})`);
   await assertMatchesBaseline(await cluster.download(id, 'two-reducers'));
 });
+
+test('an input changed while its job was being planned: the restarted coordinator fails the job rather than mix two versions', async () => {
+  const text = readFileSync(join(cluster.dir, 'gsm8k.jsonl'), 'utf8');
+  const changing = await cluster.uploadText(text, 'data/changing.jsonl');
+  cluster.spawn('reducer');
+  const first = cluster.spawn('coordinator', ['--threads', '1', '--max-pending-batches', '1']);
+  cluster.spawn('worker', ['--threads', '1']);
+  const flags = auditFlags().map((f) => (f === inputs.data ? changing : f));
+  const submitted = await cluster.cli(['submit', ...flags, '--out', cluster.uri('out/changing'), '--batch-examples', '4', '--json']);
+  assert.equal(submitted.code, 0, submitted.stderr);
+  const id = (JSON.parse(submitted.stdout) as { id: string }).id;
+  const conn = await cluster.connection();
+  for (;;) {
+    const plan = await conn.jobs.get(id, 'plan');
+    if (plan && plan.published >= 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await first.stop('SIGKILL');
+  assert.ok((await conn.jobs.get(id, 'plan'))?.inputVersions?.[changing], 'the version was pinned at planning');
+  await cluster.uploadText(text.split('\n').reverse().join('\n'), 'data/changing.jsonl');
+  cluster.spawn('coordinator', ['--threads', '1', '--max-pending-batches', '1']);
+  const status = await cluster.waitForJob(id);
+  assert.equal(status.state, 'failed', JSON.stringify(status));
+  assert.match(JSON.stringify(status), /input s3:\/\/[^ ]+changing\.jsonl changed since the job was planned .*resubmit the job/);
+});
