@@ -22,8 +22,9 @@ import { measurePipelineOverhead, type PipelineOverheadResult } from './pipeline
 import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './preset-cost.ts';
 import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
+import { measureWeightCheck } from './weight-check.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Headings of reports written before the markers existed, so their text survives a partial run. */
 const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
@@ -199,6 +200,28 @@ ${body}
 \`all-linear\` projected: worst ${fmt(worst, 2)}× (${worst <= 3.5 ? 'meets' : 'misses'} the ≤ 3.5× target).`;
 }
 
+async function weightCheckSection(): Promise<string> {
+  console.error('cost of the non-finite weight check…');
+  const r = await measureWeightCheck();
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)]!;
+  // The check's cost per round, paired with the raw read measured just before it.
+  const extra = sorted(r.checked.map((c, i) => c - r.raw[i]!));
+  const perBillion = (s: number) => (s * 1e9) / r.parameters;
+  return `## Cost of the non-finite weight check
+
+${measured()}
+
+Every tensor of the ~58M random Llama (${(r.parameters / 1e6).toFixed(1)}M float32 values, page cache warm) read ${r.rounds} times, alternating: decoded only, and decoded then scanned for NaN/±Inf as \`openCheckpoint\`'s \`readTensor\` does on every graph build (a cached graph skips both).
+
+| read | median (s) | min–max (s) |
+|---|---|---|
+| decode only | ${fmt(median(r.raw), 3)} | ${fmt(sorted(r.raw)[0]!, 3)}–${fmt(sorted(r.raw).at(-1)!, 3)} |
+| decode + check | ${fmt(median(r.checked), 3)} | ${fmt(sorted(r.checked)[0]!, 3)}–${fmt(sorted(r.checked).at(-1)!, 3)} |
+
+The check adds ${fmt(median(extra), 3)} s per read (paired rounds, range ${fmt(extra[0]!, 3)}–${fmt(extra.at(-1)!, 3)} s): ${fmt(perBillion(median(extra)), 1)} s per billion parameters, i.e. about ${fmt(8 * perBillion(median(extra)), 0)} s for an 8B checkpoint, once per graph build.`;
+}
+
 async function largeGraphSection(): Promise<string> {
   console.error('feature graph of a >2 GiB checkpoint…');
   const r: LargeGraphResult = await measureLargeGraphBuild();
@@ -347,6 +370,7 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'pipeline-overhead': pipelineOverheadSection,
   'reducer-merge': reducerMergeSection,
   'cluster-memory': clusterMemorySection,
+  'weight-check': weightCheckSection,
 };
 
 const begin = (name: Section) => `<!-- section:${name} -->`;

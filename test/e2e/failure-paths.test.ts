@@ -40,9 +40,10 @@ function bigCorpus(dir: string, n: number): string {
 
 test('--out that is a file, or a folder that cannot be written, exits 5 at once with one line; --json says so too', async () => {
   const dir = tempDir('bad-out');
+  const outCache = join(dir, 'cache');
+  const env = { SAFESIFT_CACHE_DIR: outCache };
   const file = join(dir, 'not-a-folder');
   writeFileSync(file, 'keep me');
-  const started = performance.now();
   const asFile = await runCli(['audit', '--out', file, '--json'], env);
   assert.equal(asFile.code, 5, asFile.stderr);
   assert.equal(asFile.stderr.trim().split('\n').length, 1, asFile.stderr);
@@ -56,8 +57,8 @@ test('--out that is a file, or a folder that cannot be written, exits 5 at once 
   const refused = await runCli(['audit', '--out', '/sys/safesift-out'], env);
   assert.equal(refused.code, 5, refused.stderr);
   assert.match(lastLine(refused.stderr), /--out \/sys\/safesift-out is not writable/);
-  // Checked before the model loads: three commands in well under the time of one audit.
-  assert.ok(performance.now() - started < 30_000);
+  // Refused before the model loads: the fresh cache of these runs never got the demo model.
+  assert.equal(existsSync(join(outCache, 'models')), false);
 });
 
 test('a missing --data file (the second of two) exits 4 before any work, naming it; the older outputs are not touched', async () => {
@@ -160,20 +161,19 @@ test('Ctrl-C mid-corpus exits 130 promptly, removes partial files and the older 
   const args = ['audit', '--data', corpus, '--out', out, '--cache', cache];
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, SAFESIFT_PROGRESS_INTERVAL_MS: '200' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  let interruptedAt = 0;
+  let interrupted = false;
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
     // Once the first window (256 examples) is scored, so the cache holds something.
     const scored = [...stderr.matchAll(/corpus \d+\/900 records \(\d+%\), (\d+) scored/g)].map((m) => Number(m[1])).at(-1) ?? 0;
-    if (scored >= 256 && interruptedAt === 0) {
-      interruptedAt = performance.now();
+    if (scored >= 256 && !interrupted) {
+      interrupted = true;
       child.kill('SIGINT');
     }
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  assert.ok(interruptedAt > 0, `never scored 256 records:\n${stderr}`);
+  assert.ok(interrupted, `never scored 256 records:\n${stderr}`);
   assert.equal(code, 130, stderr);
-  assert.ok(performance.now() - interruptedAt < 20_000, 'stopped within one batch, not at the end');
   assert.match(lastLine(stderr), /interrupted by SIGINT: no outputs written in .*out \(partial files removed\); the features computed so far are in .*cache: rerun the same command to resume/);
   const left = readdirSync(out);
   assert.equal(left.filter((f) => f.endsWith('.partial')).length, 0, left.join(' '));
@@ -184,6 +184,8 @@ test('Ctrl-C mid-corpus exits 130 promptly, removes partial files and the older 
   const summary = JSON.parse(rerun.stdout) as { counts: { scored: number }; cache: { hits: number; misses: number } };
   assert.equal(summary.counts.scored, 900);
   assert.ok(summary.cache.hits >= 256, `the rerun reused the interrupted run's features: ${JSON.stringify(summary.cache)}`);
+  // ...and the interrupted run had stopped short of the end, not finished the corpus first.
+  assert.ok(summary.cache.misses > 0, JSON.stringify(summary.cache));
 });
 
 test('without a TTY, progress is a plain log line per interval and per phase', async () => {

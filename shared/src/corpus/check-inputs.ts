@@ -1,15 +1,13 @@
 import { access, constants, stat } from 'node:fs/promises';
 import { InputError } from '../errors.ts';
-import { corpusFormat } from './read-corpus.ts';
 
 /**
  * Every local input must exist and be a readable file with a known extension before any work
- * starts: a typo in the second of three --data files should stop the run at once (exit 4), not
+ * starts (compileAuditOptions already refused unknown extensions): a typo in the second of three --data files should stop the run at once (exit 4), not
  * surface hours later as one rejected "record". `what` names the flag in the message.
  */
 export async function checkInputFiles(paths: readonly string[], what: string): Promise<void> {
   for (const path of paths) {
-    corpusFormat(path); // an unknown extension is a usage error, named before anything is read
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
       const why = error.code === 'ENOENT' ? 'no such file' : `cannot be read (${error.code ?? error.message})`;
       throw new InputError(path, -1, `${why}: check the ${what} path`, { cause: error });

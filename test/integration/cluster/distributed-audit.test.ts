@@ -68,6 +68,18 @@ async function assertMatchesBaseline(dir: string): Promise<void> {
   assert.equal(count!.n, baseline.scored, 'every example scored exactly once');
 }
 
+/**
+ * Publishes batch `batch` of job `id` as bytes that are no Arrow batch, before the coordinator
+ * runs: its own publish of that batch then carries the same message id and is deduplicated.
+ */
+async function publishCorruptBatch(id: string, batch: number): Promise<void> {
+  const conn = await cluster.connection();
+  const hdrs = headers();
+  hdrs.set(BATCH_HEADERS.job, id);
+  hdrs.set(BATCH_HEADERS.batch, String(batch));
+  await conn.js.publish(batchSubject(id), new TextEncoder().encode('not an arrow batch'), { msgID: batchMessageId(id, batch), headers: hdrs });
+}
+
 async function submit(name: string, extra: string[] = []): Promise<string> {
   const result = await cluster.cli(['submit', ...auditFlags(), '--out', cluster.uri(`out/${name}`), '--name', name, '--batch-examples', '4', '--json', ...extra]);
   assert.equal(result.code, 0, result.stderr);
@@ -204,12 +216,8 @@ test('bad input files in S3 and a corrupted batch: bad records reported, good on
   const result = await cluster.cli(['submit', '--model', inputs.model, '--data', bad, '--data', missing, '--harmful', inputs.harmful, '--safe', inputs.safe1, '--k', '3', '--out', cluster.uri('out/bad'), '--batch-examples', '3', '--json']);
   assert.equal(result.code, 0, result.stderr);
   const id = (JSON.parse(result.stdout) as { id: string }).id;
-  // Batch 2 (records 6..8) arrives corrupted: the coordinator's own publish of it is then deduplicated.
-  const conn = await cluster.connection();
-  const hdrs = headers();
-  hdrs.set(BATCH_HEADERS.job, id);
-  hdrs.set(BATCH_HEADERS.batch, '2');
-  await conn.js.publish(batchSubject(id), new TextEncoder().encode('not an arrow batch'), { msgID: batchMessageId(id, 2), headers: hdrs });
+  // Batch 2 (records 6..8) arrives corrupted.
+  await publishCorruptBatch(id, 2);
   cluster.spawn('coordinator', ['--threads', '1']);
   const status = await cluster.waitForJob(id);
   assert.equal(status.state, 'complete', JSON.stringify(status));
@@ -317,12 +325,8 @@ test('a job whose every batch is dead-lettered ends failed, not complete, and it
   const result = await cluster.cli(['submit', '--model', inputs.model, '--data', small, '--harmful', inputs.harmful, '--safe', inputs.safe1, '--k', '3', '--out', cluster.uri('out/all-dead'), '--batch-examples', '8', '--json']);
   assert.equal(result.code, 0, result.stderr);
   const id = (JSON.parse(result.stdout) as { id: string }).id;
-  // The job's only batch arrives corrupted (the coordinator's own publish is then deduplicated).
-  const conn = await cluster.connection();
-  const hdrs = headers();
-  hdrs.set(BATCH_HEADERS.job, id);
-  hdrs.set(BATCH_HEADERS.batch, '0');
-  await conn.js.publish(batchSubject(id), new TextEncoder().encode('not an arrow batch'), { msgID: batchMessageId(id, 0), headers: hdrs });
+  // The job's only batch arrives corrupted.
+  await publishCorruptBatch(id, 0);
   cluster.spawn('coordinator', ['--threads', '1']);
   const status = await cluster.waitForJob(id);
   await worker.waitFor('batch dead-lettered');
