@@ -43,3 +43,21 @@ export class InputError extends SafesiftError {
 
 /** Inputs that could not be used at all; the outputs of what could be used are already written. */
 export class UnusableInputError extends SafesiftError {}
+
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/**
+ * Whether an I/O failure may go away by itself (network trouble, an overloaded store), as
+ * opposed to one that names a problem with the input (missing, forbidden, unreadable). Storage
+ * errors say so with a `transient` property (ObjectStoreError); system errors by their code.
+ */
+export function isTransientIoError(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, name, transient } = e as { code?: unknown; name?: unknown; transient?: unknown };
+    if (typeof transient === 'boolean') return transient;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    if (name === 'TimeoutError') return true;
+    if (e instanceof Error && e.message === 'aborted') return true; // an HTTP body cut off mid-stream
+  }
+  return false;
+}

@@ -116,8 +116,9 @@ export class ClusterHarness {
     return this.uri(key);
   }
 
-  spawn(role: Role, args: string[] = []): ServiceProcess {
-    const child = spawn(process.execPath, [CLI, role, ...args], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  /** A service process; `env` adds to the cluster's (e.g. AWS_ENDPOINT_URL of a fault proxy). */
+  spawn(role: Role, args: string[] = [], env: Record<string, string> = {}): ServiceProcess {
+    const child = spawn(process.execPath, [CLI, role, ...args], { env: { ...process.env, ...this.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     const service = new ServiceProcess(role, child);
     this.processes.push(service);
     return service;

@@ -39,7 +39,14 @@ export async function runCoordinator(conn: ClusterConnection, settings: PlanSett
         if (plan.state === 'published' || plan.state === 'cancelled' || plan.state === 'failed') metrics.jobPlanned(plan.state);
         return { kind: 'ack' };
       } catch (error) {
-        if (!isPermanent(error)) throw error;
+        if (!isPermanent(error)) {
+          // Shown by `status` while the job is retried; the reducer quotes it if retries run out.
+          const lastError = `delivery ${ctx.deliveryCount}: ${messageOf(error)}`;
+          if ((await conn.jobs.get(jobId, 'plan').catch(() => null)) !== null) {
+            await conn.jobs.updatePlan(jobId, (p) => ({ ...p!, lastError })).catch(() => undefined);
+          }
+          throw error;
+        }
         log.error({ job: jobId, err: messageOf(error) }, 'job failed');
         metrics.failure('permanent');
         metrics.jobPlanned('failed');

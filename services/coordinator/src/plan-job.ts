@@ -111,7 +111,10 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
     }
     throw error;
   }
-  plan = await jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), state: 'published', batches: batch, published: batch, records }));
+  plan = await jobs.updatePlan(job.id, (p) => {
+    const { lastError: _retried, ...rest } = p ?? plan;
+    return { ...rest, state: 'published', batches: batch, published: batch, records };
+  });
   log.info({ job: job.id, batches: batch, records }, 'job planned');
   return plan;
 }

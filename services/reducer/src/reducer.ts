@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { checkJobLocations } from '@safesift/core/cluster/location-policy.ts';
 import type { JsMsg } from '@nats-io/jetstream';
-import { watchDeadLetters, type DeadLetter as StoredDeadLetter } from '@safesift/core/bus/dead-letters.ts';
+import { runDeadLetterLoop, type DeadLetter as StoredDeadLetter } from '@safesift/core/bus/dead-letters.ts';
 import { batchSubject, CONSUMERS, STREAMS } from '@safesift/core/bus/topology.ts';
 import { runWorkLoop, sleep, type Outcome } from '@safesift/core/bus/work-loop.ts';
-import { BATCH_HEADERS, decodeJson, resultNotice } from '@safesift/core/cluster/bus-messages.ts';
+import { BATCH_HEADERS, decodeJson, jobNotice, resultNotice } from '@safesift/core/cluster/bus-messages.ts';
 import type { ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
 import { jobContext, type JobContext } from '@safesift/core/cluster/job-context.ts';
 import { now, type ReduceRecord, type SpecRecord } from '@safesift/core/cluster/job-records.ts';
@@ -182,7 +182,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
   };
 
   // Batches that used up max_deliver: record a dead letter, so the job can still finish.
-  const onDead = async (dead: StoredDeadLetter) => {
+  const onDeadBatch = async (dead: StoredDeadLetter) => {
     const jobId = dead.headers?.get(BATCH_HEADERS.job) ?? '';
     const batch = Number(dead.headers?.get(BATCH_HEADERS.batch) ?? NaN);
     if (jobId === '' || !Number.isInteger(batch)) return;
@@ -197,7 +197,45 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
       await settle(jobId);
     });
   };
-  const deadWatch = watchDeadLetters(conn.nc, conn.jsm, { stream: STREAMS.batches, consumer: CONSUMERS.workers, onError: (e) => log.warn({ err: messageOf(e) }, 'dead-letter watch') }, onDead);
+  // A job the coordinator could not plan in max_deliver tries: it ends failed, not "planning" forever.
+  const onDeadJob = async (dead: StoredDeadLetter) => {
+    let jobId: string;
+    try {
+      jobId = decodeJson(jobNotice, dead.data, `job notice ${dead.seq}`).jobId;
+    } catch (error) {
+      log.warn({ seq: dead.seq, err: messageOf(error) }, 'unreadable job notice dead-lettered');
+      return;
+    }
+    await withJob(jobId, async () => {
+      if (finished.has(jobId)) return;
+      const existing = await conn.jobs.get(jobId, 'reduce');
+      if (existing && existing.state !== 'running') return;
+      const plan = await conn.jobs.get(jobId, 'plan');
+      if (plan?.state === 'published' || plan?.state === 'failed' || plan?.state === 'cancelled') return; // settled elsewhere
+      const last = plan?.lastError ? `; last error: ${plan.lastError}` : '';
+      const error = `planning failed ${dead.deliveries} times (max_deliver)${last}`;
+      await conn.jobs.putReduce(jobId, {
+        state: 'failed',
+        accounted: existing?.accounted ?? 0,
+        scored: existing?.scored ?? 0,
+        errors: existing?.errors ?? 0,
+        deadLetters: [],
+        updatedAt: now(),
+        finishedAt: now(),
+        error,
+      });
+      finish(jobId);
+      metrics.jobFinished('failed');
+      log.error({ job: jobId, deliveries: dead.deliveries }, error);
+    });
+  };
+  const onDead = async (dead: StoredDeadLetter) => {
+    if (dead.stream === STREAMS.batches) await onDeadBatch(dead);
+    else if (dead.stream === STREAMS.jobs) await onDeadJob(dead);
+    // A result notice that kept failing: the result itself is stored, and the ledger reload finds it.
+    else log.warn({ stream: dead.stream, seq: dead.seq }, 'notice dead-lettered; the stored results are re-listed');
+  };
+  const deadLetters = runDeadLetterLoop(conn.js, conn.jsm, { signal, onError: (e) => log.warn({ err: messageOf(e) }, 'dead letter failed; it will be retried') }, onDead);
 
   const tick = async () => {
     for (const jobId of await conn.jobs.jobIds()) {
@@ -227,7 +265,7 @@ export async function runReducer(conn: ClusterConnection, settings: ReducerSetti
     });
   } finally {
     await ticking;
-    await deadWatch.stop();
+    await deadLetters;
   }
   log.info('reducer stopped');
 }

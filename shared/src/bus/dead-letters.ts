@@ -1,7 +1,12 @@
-import type { JetStreamManager } from '@nats-io/jetstream';
-import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import { CONSUMERS, STREAMS } from './topology.ts';
+import { runWorkLoop, type Outcome } from './work-loop.ts';
 
 export interface DeadLetter {
+  /** The stream the message is in (one of the three lanes) and its sequence there. */
+  stream: string;
+  consumer: string;
   seq: number;
   subject: string;
   headers?: MsgHdrs;
@@ -9,18 +14,15 @@ export interface DeadLetter {
   deliveries: number;
 }
 
-export interface DeadLetterWatch {
-  /** Stops listening and waits for the dead letter in hand to be finished. */
-  stop(): Promise<void>;
-}
-
 export interface DeadLetterOptions {
-  stream: string;
-  consumer: string;
-  /** Replicas in one queue group share the advisories instead of each handling all. */
-  queue?: string;
-  /** onDead threw or the stream could not be read; the message stays in the stream. */
-  onError?: (err: unknown, seq?: number) => void;
+  /** Stop taking dead letters; the one in hand is finished first. */
+  signal: AbortSignal;
+  /** onDead threw or a stream could not be read; the advisory is retried with backoff. */
+  onError?: (err: unknown) => void;
+  /** Retry backoff of the loop (see runWorkLoop). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  pullExpiresMs?: number;
 }
 
 /** The server's MAX_DELIVERIES advisory (io.nats.jetstream.advisory.v1.max_deliver). */
@@ -31,61 +33,49 @@ interface MaxDeliveriesAdvisory {
   deliveries: number;
 }
 
-export function maxDeliveriesSubject(stream: string, consumer: string): string {
-  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`;
+function isAdvisory(value: unknown): value is MaxDeliveriesAdvisory {
+  const a = value as Partial<MaxDeliveriesAdvisory> | null;
+  return typeof a?.stream === 'string' && typeof a.consumer === 'string' && Number.isInteger(a.stream_seq) && Number.isInteger(a.deliveries);
 }
 
 /**
  * Dead-letters messages that used up max_deliver. A work-queue stream keeps such a message but
- * never delivers it again, so: read it by sequence, hand it to onDead, then delete it.
- * Advisories are plain NATS messages: one published while no watcher listens is not replayed.
+ * never delivers it again; the server's advisory about it is kept in the dead-letter stream (see
+ * ensureTopology), so one published while no reducer ran is handled when one starts. Each is
+ * handled once: the message is read by sequence, handed to onDead, deleted, then the advisory acked.
  */
-export function watchDeadLetters(
-  nc: NatsConnection,
+export function runDeadLetterLoop(
+  js: JetStreamClient,
   jsm: JetStreamManager,
   options: DeadLetterOptions,
-  onDead: (msg: DeadLetter) => Promise<void> | void,
-): DeadLetterWatch {
-  const { stream, consumer } = options;
-  const sub = nc.subscribe(maxDeliveriesSubject(stream, consumer), {
-    queue: options.queue ?? `safesift-dead-letters.${stream}.${consumer}`,
-  });
-  const report = (err: unknown, seq?: number) => {
+  onDead: (letter: DeadLetter) => Promise<void> | void,
+): Promise<void> {
+  const handler = async (msg: { data: Uint8Array; json<T>(): T }): Promise<Outcome> => {
+    let advisory: unknown;
     try {
-      options.onError?.(err, seq);
+      advisory = msg.json<unknown>();
     } catch {
-      // keep watching
+      return { kind: 'drop', reason: 'not a JSON advisory' };
     }
-  };
-
-  async function handle(advisory: MaxDeliveriesAdvisory): Promise<void> {
-    const seq = advisory.stream_seq;
+    if (!isAdvisory(advisory)) return { kind: 'drop', reason: 'not a max_deliver advisory' };
+    const { stream, consumer, stream_seq: seq, deliveries } = advisory;
     const stored = await jsm.streams.getMessage(stream, { seq });
-    if (!stored) return; // already handled (or deleted) elsewhere
-    const letter: DeadLetter = { seq, subject: stored.subject, data: stored.data, deliveries: advisory.deliveries };
+    if (!stored) return { kind: 'ack' }; // already handled (or deleted) before a crash
+    const letter: DeadLetter = { stream, consumer, seq, subject: stored.subject, data: stored.data, deliveries };
     if (stored.header && [...stored.header.keys()].length > 0) letter.headers = stored.header;
     await onDead(letter);
     // erase=false: a plain delete is enough and much cheaper than overwriting the block
     await jsm.streams.deleteMessage(stream, seq, false);
-  }
-
-  const done = (async () => {
-    for await (const m of sub) {
-      let advisory: MaxDeliveriesAdvisory | undefined;
-      try {
-        advisory = m.json<MaxDeliveriesAdvisory>();
-        await handle(advisory);
-      } catch (err) {
-        report(err, advisory?.stream_seq);
-      }
-    }
-  })();
-
-  return {
-    async stop() {
-      // drain: advisories already received are still handled
-      if (!sub.isClosed()) await sub.drain().catch(() => sub.unsubscribe());
-      await done;
-    },
+    return { kind: 'ack' };
   };
+  return runWorkLoop(js, {
+    stream: STREAMS.deadLetters,
+    consumer: CONSUMERS.deadLetters,
+    signal: options.signal,
+    handler,
+    ...(options.onError ? { onError: (err: unknown) => options.onError?.(err) } : {}),
+    ...(options.retryBaseMs === undefined ? {} : { retryBaseMs: options.retryBaseMs }),
+    ...(options.retryMaxMs === undefined ? {} : { retryMaxMs: options.retryMaxMs }),
+    ...(options.pullExpiresMs === undefined ? {} : { pullExpiresMs: options.pullExpiresMs }),
+  });
 }

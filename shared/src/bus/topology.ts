@@ -23,6 +23,8 @@ export const STREAMS = {
   jobs: 'SAFESIFT_JOBS',
   batches: 'SAFESIFT_BATCHES',
   results: 'SAFESIFT_RESULTS',
+  /** The server's MAX_DELIVERIES advisories of the three lanes, kept until the reducer handles them. */
+  deadLetters: 'SAFESIFT_DEAD_LETTERS',
 } as const;
 
 export const SUBJECT_ROOTS = {
@@ -35,12 +37,13 @@ export const CONSUMERS = {
   coordinator: 'coordinator',
   workers: 'workers',
   reducer: 'reducer',
+  deadLetters: 'dead-letters',
 } as const;
 
 export const JOBS_KV_BUCKET = 'safesift-jobs';
 
-type Lane = keyof typeof STREAMS;
-type ConsumerName = (typeof CONSUMERS)[keyof typeof CONSUMERS];
+type Lane = Exclude<keyof typeof STREAMS, 'deadLetters'>;
+type ConsumerName = (typeof CONSUMERS)[Exclude<keyof typeof CONSUMERS, 'deadLetters'>];
 
 const LANES: { lane: Lane; consumer: ConsumerName }[] = [
   { lane: 'jobs', consumer: CONSUMERS.coordinator },
@@ -51,7 +54,7 @@ const LANES: { lane: Lane; consumer: ConsumerName }[] = [
 export interface ConsumerSettings {
   /** Redelivery timeout without an ack or a working() heartbeat. */
   ackWaitMs?: number;
-  /** Deliveries before the message is dead-lettered (see watchDeadLetters). */
+  /** Deliveries before the message is dead-lettered (see runDeadLetterLoop). */
   maxDeliver?: number;
   /**
    * Ack-wait per delivery (1st, 2nd, ...; the last repeats). The server then ignores ackWaitMs and
@@ -72,7 +75,8 @@ export interface TopologyOptions extends ConsumerSettings {
 export const TOPOLOGY_DEFAULTS = {
   duplicateWindowMs: 2 * 60_000,
   ackWaitMs: 30_000,
-  maxDeliver: 5,
+  /** With the work loop's retry backoff (1 s doubling to 60 s), about two minutes of transient trouble. */
+  maxDeliver: 8,
 } as const;
 
 export interface Topology {
@@ -80,6 +84,36 @@ export interface Topology {
   consumers: Record<ConsumerName, ConsumerInfo>;
   kv: KV;
   maxMsgSize: number;
+}
+
+/** The advisory the server publishes when a message of `stream` used up `consumer`'s max_deliver. */
+export function maxDeliveriesSubject(stream: string, consumer: string): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`;
+}
+
+/**
+ * Advisories are plain NATS messages, lost when no one listens; this stream keeps them (one
+ * subject per lane: a wildcard over the advisory subjects captured nothing on nats-server 2.9).
+ */
+export function deadLetterStreamConfig(duplicateWindowMs: number): StreamSpec {
+  return {
+    name: STREAMS.deadLetters,
+    subjects: LANES.map(({ lane, consumer }) => maxDeliveriesSubject(STREAMS[lane], consumer)),
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(duplicateWindowMs),
+  };
+}
+
+/** The reducer's consumer of the dead-letter stream: retried without limit (no advisory of its own). */
+export function deadLetterConsumerConfig(ackWaitMs: number): Partial<ConsumerConfig> {
+  return {
+    durable_name: CONSUMERS.deadLetters,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(ackWaitMs),
+    max_deliver: -1,
+  };
 }
 
 /** A job id becomes one subject token: no dots, wildcards or whitespace. */
@@ -172,6 +206,9 @@ export async function ensureTopology(nc: NatsConnection, options: TopologyOption
       consumers[consumer] = await jsm.consumers.add(stream.name, config);
     }),
   );
+  // Before any job can run, so no advisory is published while nothing keeps it.
+  await upsertStream(jsm, deadLetterStreamConfig(duplicateWindowMs));
+  await jsm.consumers.add(STREAMS.deadLetters, deadLetterConsumerConfig(options.ackWaitMs ?? TOPOLOGY_DEFAULTS.ackWaitMs));
   const kv = await new Kvm(nc).create(JOBS_KV_BUCKET, { storage: StorageType.File, history: 1 });
   return { streams, consumers, kv, maxMsgSize };
 }

@@ -34,6 +34,8 @@ export const planRecord = z.object({
   startedAt: z.string(),
   updatedAt: z.string(),
   error: z.string().optional(),
+  /** The last transient failure while planning (it is being retried); cleared once published. */
+  lastError: z.string().optional(),
 });
 export type PlanRecord = z.infer<typeof planRecord>;
 

@@ -12,6 +12,8 @@ export interface JobStatus {
   records: { read: number; scored: number; errors: number };
   cancelled: boolean;
   error: string | null;
+  /** While planning: the last transient failure, being retried. */
+  retrying: string | null;
   finishedAt: string | null;
   outputs: Record<string, string> | null;
 }
@@ -32,6 +34,7 @@ export function foldJobStatus(spec: SpecRecord, plan: PlanRecord | null, reduce:
     records: { read: plan?.records ?? 0, scored: reduce?.scored ?? 0, errors: reduce?.errors ?? 0 },
     cancelled,
     error: reduce?.error ?? plan?.error ?? null,
+    retrying: plan?.state === 'planning' && reduce?.state !== 'failed' ? (plan.lastError ?? null) : null,
     finishedAt: reduce?.finishedAt ?? null,
     outputs: reduce?.outputs ?? null,
   };

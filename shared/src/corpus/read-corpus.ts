@@ -1,4 +1,4 @@
-import { ConfigError, InputError } from '../errors.ts';
+import { ConfigError, InputError, isTransientIoError } from '../errors.ts';
 import { RECORD_SHAPES, type CorpusItem, type RecordShape } from './example.ts';
 import { exampleId } from './example-id.ts';
 import { readJsonArray } from './json-array-reader.ts';
@@ -97,7 +97,10 @@ async function* openRecords(
   yield* read(chunks, { source, maxRecordBytes });
 }
 
-/** Turns I/O failures (missing file, permissions, read errors) into a file-level InputError. */
+/**
+ * Turns I/O failures (missing file, permissions, read errors) into a file-level InputError; a
+ * transient one (network, a store answering 5xx) is passed on as it is, so callers retry it.
+ */
 async function* guarded(source: string, records: AsyncGenerator<RawRecord>): AsyncGenerator<RawRecord> {
   try {
     for (;;) {
@@ -105,7 +108,7 @@ async function* guarded(source: string, records: AsyncGenerator<RawRecord>): Asy
       try {
         next = await records.next();
       } catch (err) {
-        if (err instanceof InputError || err instanceof ConfigError) throw err;
+        if (err instanceof InputError || err instanceof ConfigError || isTransientIoError(err)) throw err;
         throw new InputError(source, -1, `cannot read file: ${(err as Error).message}`, { cause: err });
       }
       if (next.done) return;

@@ -43,17 +43,23 @@ export class ObjectNotFoundError extends SafesiftError {
   }
 }
 
-/** Any other storage failure, naming the object it concerns; the SDK or fs error is the cause. */
+/**
+ * Any other storage failure, naming the object it concerns; the SDK or fs error is the cause.
+ * `transient`: the store was unreachable or answered 5xx/429/408, so trying again may work.
+ */
 export class ObjectStoreError extends SafesiftError {
+  readonly transient: boolean;
   constructor(
     readonly store: string,
     readonly key: string,
     reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; transient?: boolean },
   ) {
     super(`${objectUri(store, key)}: ${reason}`, options);
+    this.transient = options?.transient ?? false;
   }
 }
+
 
 /** "s3://bucket/key" or "/dir/key": how messages name an object. */
 export function objectUri(store: string, key: string): string {

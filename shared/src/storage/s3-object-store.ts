@@ -163,10 +163,14 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  #wrap(key: string, operation: string, err: unknown): ObjectStoreError {
+  #wrap(key: string, operation: string, err: unknown): ObjectStoreError | ObjectNotFoundError {
     if (err instanceof ObjectStoreError || err instanceof ObjectNotFoundError) return err;
-    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return new ObjectStoreError(this.description, key, `${operation} failed (${message})`, { cause: err });
+    const status = statusOf(err);
+    // A HEAD answer has no body, so the SDK can only say "UnknownError": the status tells more.
+    const message = (err instanceof Error ? `${err.name}: ${err.message}` : String(err)) + (status === undefined ? '' : `, HTTP ${status}`);
+    // No status: the request never got an answer (connection refused, reset, timed out).
+    const transient = status === undefined || status >= 500 || status === 429 || status === 408;
+    return new ObjectStoreError(this.description, key, `${operation} failed (${message})`, { cause: err, transient });
   }
 }
 

@@ -10,6 +10,7 @@ import {
   openJobsKv,
   resultSubject,
   STREAMS,
+  TOPOLOGY_DEFAULTS,
 } from '../../../shared/src/bus/topology.ts';
 import { ConfigError } from '../../../shared/src/errors.ts';
 import { startNatsServer } from '../../helpers/nats-server.ts';
@@ -38,8 +39,9 @@ test('ensureTopology creates everything, is idempotent, concurrent-safe, and app
 
   const jsm = await jetstreamManager(nc);
   const names = (await jsm.streams.names().next()).sort();
-  assert.deepEqual(names, [STREAMS.batches, STREAMS.jobs, STREAMS.results, 'KV_safesift-jobs'].sort());
-  for (const [lane, name] of Object.entries(STREAMS)) {
+  assert.deepEqual(names, [STREAMS.batches, STREAMS.jobs, STREAMS.results, STREAMS.deadLetters, 'KV_safesift-jobs'].sort());
+  for (const lane of ['jobs', 'batches', 'results'] as const) {
+    const name = STREAMS[lane];
     const { config } = await jsm.streams.info(name);
     assert.deepEqual(config.subjects, [`safesift.${lane}.>`]);
     assert.equal(config.retention, RetentionPolicy.Workqueue);
@@ -52,6 +54,14 @@ test('ensureTopology creates everything, is idempotent, concurrent-safe, and app
   assert.equal(workers.config.max_deliver, 4);
   assert.equal((await jsm.consumers.info(STREAMS.jobs, CONSUMERS.coordinator)).config.filter_subject, 'safesift.jobs.>');
   assert.equal((await jsm.consumers.info(STREAMS.results, CONSUMERS.reducer)).config.ack_policy, 'explicit');
+  // The lanes' MAX_DELIVERIES advisories are kept until the reducer handles them.
+  const letters = await jsm.streams.info(STREAMS.deadLetters);
+  assert.deepEqual(letters.config.subjects, [
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.SAFESIFT_JOBS.coordinator',
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.SAFESIFT_BATCHES.workers',
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.SAFESIFT_RESULTS.reducer',
+  ]);
+  assert.equal((await jsm.consumers.info(STREAMS.deadLetters, CONSUMERS.deadLetters)).config.max_deliver, -1);
 
   // state survives a re-run; changed options update streams and consumers in place
   await jetstream(nc).publish(batchSubject('keep'), 'x');
@@ -70,7 +80,7 @@ test('ensureTopology creates everything, is idempotent, concurrent-safe, and app
   assert.deepEqual(updated.config.backoff, [nanos(1_000), nanos(3_000)]);
   const coordinator = await jsm.consumers.info(STREAMS.jobs, CONSUMERS.coordinator);
   assert.equal(coordinator.config.ack_wait, nanos(2_000));
-  assert.equal(coordinator.config.max_deliver, 5); // back to the default
+  assert.equal(coordinator.config.max_deliver, TOPOLOGY_DEFAULTS.maxDeliver); // back to the default
   await assert.rejects(jetstream(nc).publish(batchSubject('big'), new Uint8Array(2048))); // max_msg_size enforced
 
   await assert.rejects(ensureTopology(nc, { maxDeliver: 2, backoffMs: [1, 2, 3] }), ConfigError);
