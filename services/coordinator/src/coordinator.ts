@@ -7,17 +7,46 @@ import { jobContext } from '@safesift/core/cluster/job-context.ts';
 import { now } from '@safesift/core/cluster/job-records.ts';
 import { isPermanent, messageOf } from '@safesift/core/cluster/failure-kind.ts';
 import type { Logger } from '@safesift/core/cluster/logger.ts';
-import { processMetrics } from '@safesift/core/observability/metrics.ts';
+import { processMetrics, type ServiceMetrics } from '@safesift/core/observability/metrics.ts';
+import { ConfigError } from '@safesift/core/errors.ts';
 import { planJob, type PlanSettings } from './plan-job.ts';
 
+export interface CoordinatorSettings extends PlanSettings {
+  /** Jobs planned at once (default 4); their anchor steps still take turns (one model in memory). */
+  maxConcurrentJobs?: number;
+}
+
+const DEFAULT_MAX_CONCURRENT_JOBS = 4;
+
 /**
- * The coordinator: takes submitted jobs one at a time from the jobs stream and plans each
- * (anchor features, then the corpus as numbered batches). The job message is acked only when
- * every batch is published, so a coordinator that dies mid-job hands the job to its successor.
+ * The coordinator: takes submitted jobs from the jobs stream, several at once, and plans each
+ * (anchor features, then the corpus as numbered batches, each job publishing its fair share of
+ * the pending window). The job message is acked only when every batch is published, so a
+ * coordinator that dies mid-job hands the job to its successor.
  */
-export async function runCoordinator(conn: ClusterConnection, settings: PlanSettings, signal: AbortSignal, log: Logger): Promise<void> {
+export async function runCoordinator(conn: ClusterConnection, settings: CoordinatorSettings, signal: AbortSignal, log: Logger): Promise<void> {
   const metrics = settings.metrics ?? processMetrics('coordinator');
-  log.info({ nats: conn.description }, 'coordinator ready');
+  const slots = settings.maxConcurrentJobs ?? DEFAULT_MAX_CONCURRENT_JOBS;
+  if (!Number.isInteger(slots) || slots < 1) throw new ConfigError(`--max-concurrent-jobs must be a positive integer, got ${slots}`);
+  const withModel = oneAtATime();
+  log.info({ nats: conn.description, maxConcurrentJobs: slots }, 'coordinator ready');
+  await Promise.all(Array.from({ length: slots }, () => planLoop(conn, { ...settings, withModel, metrics }, signal, log)));
+  log.info('coordinator stopped');
+}
+
+/** Serialises the steps given to it: each starts when the previous one has settled. */
+function oneAtATime(): <T>(step: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return <T>(step: () => Promise<T>) => {
+    const run = last.then(step, step);
+    last = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/** One job at a time from the jobs stream; runCoordinator runs several of these side by side. */
+async function planLoop(conn: ClusterConnection, settings: PlanSettings & { metrics: ServiceMetrics }, signal: AbortSignal, log: Logger): Promise<void> {
+  const { metrics } = settings;
   await runWorkLoop(conn.js, {
     stream: STREAMS.jobs,
     consumer: CONSUMERS.coordinator,
@@ -34,7 +63,7 @@ export async function runCoordinator(conn: ClusterConnection, settings: PlanSett
       try {
         const job = jobContext(record, conn.s3);
         checkJobLocations(jobId, job.audit, conn.locations);
-        const plan = await planJob(conn, job, ctx, { ...settings, metrics }, log);
+        const plan = await planJob(conn, job, ctx, settings, log);
         log.info({ job: jobId, state: plan.state }, 'job handled');
         if (plan.state === 'published' || plan.state === 'cancelled' || plan.state === 'failed') metrics.jobPlanned(plan.state);
         return { kind: 'ack' };
@@ -59,5 +88,4 @@ export async function runCoordinator(conn: ClusterConnection, settings: PlanSett
       }
     },
   });
-  log.info('coordinator stopped');
 }

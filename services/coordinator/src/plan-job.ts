@@ -2,7 +2,7 @@ import { headers } from '@nats-io/transport-node';
 import { computeAnchorFeatures } from '@safesift/core/audit/anchor-features.ts';
 import { buildSummary } from '@safesift/core/audit/audit-summary.ts';
 import { openAuditModel } from '@safesift/core/audit/audit-model.ts';
-import { batchSubject, STREAMS } from '@safesift/core/bus/topology.ts';
+import { batchSubject, STREAMS, SUBJECT_ROOTS } from '@safesift/core/bus/topology.ts';
 import type { WorkContext } from '@safesift/core/bus/work-loop.ts';
 import { BATCH_HEADERS, batchMessageId } from '@safesift/core/cluster/bus-messages.ts';
 import type { ClusterConnection } from '@safesift/core/cluster/cluster-connection.ts';
@@ -28,10 +28,16 @@ export interface PlanSettings {
   cacheDir: string;
   threads?: number;
   /**
-   * At most this many of a job's batches wait in the stream (default 1000): publishing keeps pace
-   * with the workers, so the stream stays small whatever the corpus size.
+   * At most this many batches wait in the stream (default 1000), shared evenly by the jobs being
+   * published: publishing keeps pace with the workers, so the stream stays small whatever the
+   * corpus size, and a small job queues behind a few of a large job's batches, not all of them.
    */
   maxPendingBatches?: number;
+  /**
+   * Runs the anchor-feature step, which holds the model in memory; runCoordinator passes one that
+   * lets one job at a time in, so planning several jobs at once never holds several models.
+   */
+  withModel?: <T>(step: () => Promise<T>) => Promise<T>;
   /** Where published batches are counted (runCoordinator passes this process's coordinator metrics). */
   metrics?: ServiceMetrics;
 }
@@ -58,7 +64,8 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
   plan = await pinInputVersions(conn, job, plan);
 
   if ((await job.out.store.head(workKeys.anchors(job.work))) === null) {
-    const anchorErrors = await computeSharedAnchors(conn, job, settings, log);
+    const anchors = () => computeSharedAnchors(conn, job, settings, log);
+    const anchorErrors = await (settings.withModel ? settings.withModel(anchors) : anchors());
     plan = await jobs.updatePlan(job.id, (p) => ({ ...(p ?? plan), anchorErrors }));
     ctx.working();
   }
@@ -121,16 +128,25 @@ export async function planJob(conn: ClusterConnection, job: JobContext, ctx: Wor
 
 class JobCancelled extends Error {}
 
-/** Waits while the job has `max` or more batches not yet taken by a worker. */
+/**
+ * Waits while the job has its fair share or more of the pending window in the stream: `max`
+ * split evenly over the jobs with batches waiting (this one counted), at least one each.
+ */
 async function waitForRoom(conn: ClusterConnection, jobId: string, max: number, ctx: WorkContext): Promise<void> {
-  const subject = batchSubject(jobId);
+  const own = batchSubject(jobId);
   for (;;) {
-    const info = await conn.jsm.streams.info(STREAMS.batches, { subjects_filter: subject });
-    const pending = info.state.subjects?.[subject] ?? 0;
-    if (pending < max) return;
+    const info = await conn.jsm.streams.info(STREAMS.batches, { subjects_filter: `${SUBJECT_ROOTS.batches}.>` });
+    const pending = info.state.subjects ?? {};
+    if (fairShare(max, pending, own) > (pending[own] ?? 0)) return;
     ctx.working();
     await new Promise((resolve) => setTimeout(resolve, PENDING_POLL_MS));
   }
+}
+
+/** A job's share of `max` pending batches, given each job subject's count of waiting batches. */
+export function fairShare(max: number, pending: Record<string, number>, own: string): number {
+  const others = Object.entries(pending).filter(([subject, n]) => subject !== own && n > 0).length;
+  return Math.max(1, Math.floor(max / (others + 1)));
 }
 
 /** Anchor features and the model part of summary.json, computed once per job by the coordinator. */

@@ -61,7 +61,7 @@ function numberFrom(flag: unknown, variable: string): number | undefined {
 export function addDeliveryOptions(command: Command): Command {
   return command
     .option('--ack-wait <ms>', 'redeliver a message not acked (nor heartbeated) within this time (default $SAFESIFT_ACK_WAIT_MS or 30000)', integer('--ack-wait'))
-    .option('--max-deliver <n>', 'deliveries before a batch is dead-lettered (default $SAFESIFT_MAX_DELIVER or 5)', integer('--max-deliver'));
+    .option('--max-deliver <n>', 'deliveries before a message (batch, job, notice) is dead-lettered; with the retry backoff, 8 rides out about 2 minutes of trouble (default $SAFESIFT_MAX_DELIVER or 8)', integer('--max-deliver'));
 }
 
 export function cacheDirOption(command: Command): Command {

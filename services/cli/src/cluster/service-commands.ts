@@ -11,12 +11,14 @@ export function serviceCommands(): Command[] {
   const coordinator = metricsOptions(cacheDirOption(addDeliveryOptions(addLocationPolicyOption(addClusterOptions(new Command('coordinator'))))))
     .description('Plan submitted jobs: anchor features once per job, then the corpus as Arrow batches on JetStream')
     .option('--threads <n>', 'onnxruntime threads for anchor features (default: all cores)', integer('--threads'))
-    .option('--max-pending-batches <n>', 'publish at most this many batches of a job ahead of the workers', integer('--max-pending-batches'))
+    .option('--max-pending-batches <n>', 'batches waiting in the stream, shared evenly by the jobs being published (default 1000)', integer('--max-pending-batches'))
+    .option('--max-concurrent-jobs <n>', 'jobs planned at once; their anchor steps take turns (default 4)', integer('--max-concurrent-jobs'))
     .action(async (flags: Record<string, unknown>) => {
       await coordinatorMain(clusterSettings(flags, 'safesift-coordinator'), {
         cacheDir: cacheDirOf(flags),
         ...threads(flags),
         ...(typeof flags.maxPendingBatches === 'number' ? { maxPendingBatches: flags.maxPendingBatches } : {}),
+        ...(typeof flags.maxConcurrentJobs === 'number' ? { maxConcurrentJobs: flags.maxConcurrentJobs } : {}),
       });
     });
   const worker = metricsOptions(cacheDirOption(addDeliveryOptions(addLocationPolicyOption(addClusterOptions(new Command('worker'))))))

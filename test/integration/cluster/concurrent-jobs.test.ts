@@ -1,0 +1,51 @@
+/**
+ * Jobs are planned side by side: a small job submitted behind a large one queues behind a fair
+ * share of the large job's pending batches, not behind the whole of it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { DEMO_INPUTS } from '../../../shared/src/audit/demo-inputs.ts';
+import { ClusterHarness } from '../../helpers/cluster-harness.ts';
+
+let cluster: ClusterHarness | undefined;
+after(async () => {
+  await cluster?.dispose();
+});
+
+test('a small job submitted while a large one is being published completes long before the large one', async () => {
+  cluster = await ClusterHarness.start();
+  const c = cluster;
+  const lines = readFileSync(DEMO_INPUTS.corpus, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const big = await c.uploadText(lines.join('\n') + '\n', 'data/big.jsonl');
+  const small = await c.uploadText(lines.slice(0, 3).join('\n') + '\n', 'data/small.jsonl');
+  const harmful = await c.uploadFile(DEMO_INPUTS.harmful, 'anchors/harmful.jsonl');
+  const safe = await c.uploadFile(DEMO_INPUTS.safe[0], 'anchors/safe.jsonl');
+  const submit = async (name: string, data: string, batchExamples: number) => {
+    const result = await c.cli(['submit', '--model', 'tiny', '--data', data, '--harmful', harmful, '--safe', safe, '--k', '3', '--out', c.uri(`out/${name}`), '--name', name, '--batch-examples', String(batchExamples), '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    return (JSON.parse(result.stdout) as { id: string }).id;
+  };
+
+  c.spawn('reducer');
+  const coordinator = c.spawn('coordinator', ['--threads', '1', '--max-pending-batches', '4']);
+  const worker = c.spawn('worker', ['--threads', '1']);
+  const bigId = await submit('big', big, 1); // one batch per record: 60 batches
+  await worker.waitFor('batch scored', 60_000, (l) => l.job === bigId);
+  const smallId = await submit('small', small, 8);
+
+  const smallDone = await c.waitForJob(smallId, 60_000);
+  assert.equal(smallDone.state, 'complete', JSON.stringify(smallDone));
+  const conn = await c.connection();
+  const bigThen = (await conn.jobs.status(bigId))!;
+  const left = lines.length - bigThen.batches.accounted;
+  // Planned one after the other, the small job would wait for all but the last 4 of the large one's batches.
+  assert.ok(left >= 10, `the large job had ${left} batches left when the small one completed (${JSON.stringify(bigThen.batches)})`);
+  await coordinator.waitFor('job planned', 10_000, (l) => l.job === smallId);
+  const bigDone = await c.waitForJob(bigId, 120_000);
+  assert.equal(bigDone.state, 'complete', JSON.stringify(bigDone));
+  assert.equal(bigDone.records.scored, lines.length);
+  assert.equal(smallDone.records.scored, 3);
+  // Both jobs' anchor steps ran in this one coordinator, one after the other.
+  assert.equal(coordinator.lines.filter((l) => l.msg === 'anchor features stored').length, 2);
+});
