@@ -1,4 +1,5 @@
 import type { Example } from '../corpus/example.ts';
+import { FORMAT_TAG_DESCRIPTIONS, FORMAT_TAGS, formatTagsOf, responseText } from '../corpus/format-tags.ts';
 import type { ColumnSpec, Row } from '../output/parquet-table-writer.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScore } from '../scoring/gradient-score.ts';
@@ -31,6 +32,7 @@ export function scoreColumns(sets: readonly AnchorSetSpec[]): ColumnSpec[] {
     { name: 'grad_score', type: 'float64', description: 'Σ over all sets of weight × dot(ĝ, target) (bi-directional)' },
     ...sets.map((s): ColumnSpec => ({ name: `rep_${s.name}`, type: 'float64', description: `mean top-n cosine to set ${s.name} (${s.source})` })),
     ...sets.map((s): ColumnSpec => ({ name: `grad_${s.name}`, type: 'float64', description: `dot(ĝ, target of ${s.name}) (${s.source}), unweighted` })),
+    ...FORMAT_TAGS.map((t): ColumnSpec => ({ name: `tag_${t}`, type: 'bool', description: `format tag of the response: ${FORMAT_TAG_DESCRIPTIONS[t]}` })),
   ];
 }
 
@@ -53,6 +55,8 @@ export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[]):
     row[`rep_${s.name}`] = rep.perSet[i]!;
     row[`grad_${s.name}`] = grad.perSet[i]!;
   });
+  const tags = formatTagsOf(responseText(example.content));
+  for (const t of FORMAT_TAGS) row[`tag_${t}`] = tags[t];
   return row;
 }
 
