@@ -19,6 +19,8 @@ const MAY_IMPORT = {
   observability: ['bus', 'cluster'],
   service: ['cluster', 'observability'],
   k8s: ['distributed'],
+  // safesift filter: reads an audit's outputs (local or cluster layout) and copies corpus files.
+  filter: ['corpus', 'storage', 'output', 'scoring', 'cluster'],
 };
 
 const folderRules = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({
@@ -65,7 +67,7 @@ module.exports = {
       comment: 'shared/ is below every service',
       severity: 'error',
       from: { path: '^shared/' },
-      to: { path: '^(services|bench|test)/' },
+      to: { path: '^(services|bench|test|test-fixtures)/' },
     },
     {
       name: 'unlisted-library-folder',

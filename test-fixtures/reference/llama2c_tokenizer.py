@@ -16,7 +16,7 @@ import sys
 DEFAULT_TOKENIZER = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),
     '..', '..', '..', 'shared', 'fixtures', 'models', 'stories260k', 'tok512.bin',
-)
+)  # test-fixtures/reference/ -> ../shared/fixtures beside the checkout
 BOS_ID = 1
 
 

@@ -2,42 +2,47 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ANCHORS, GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { readJsonLines, tempDir } from '../helpers/fixtures.ts';
+import { ANCHOR_FLAGS, GSM8K_SAMPLE } from '../helpers/test-data.ts';
+import { testModel } from '../helpers/test-model.ts';
 import { duckRows, runCli } from '../helpers/run-cli.ts';
 import { writeBadCorpus } from '../helpers/bad-corpus.ts';
 
 // One cache for every CLI run in this file: graphs and the tiny model are built once.
 const env = { SAFESIFT_CACHE_DIR: tempDir('e2e-cache') };
 
-const PAPER_ANCHOR_FLAGS = ['--harmful', ANCHORS.harmful, '--safe', ANCHORS.safe1, '--safe', ANCHORS.safe2];
+// The issue's command (300 GSM8K records, top-100, on stories260k) scaled to the tests' own data: the
+// first 50 of the 60 GSM8K-shaped records (so --limit cuts), top-20, on the stories260k-shaped test model.
+const RECORDS = 50;
+const K = 20;
 
-test('the issue command: 300 GSM8K records on stories260k give 300 scores and a consistent top-100', async () => {
+test('the issue command: 50 GSM8K-shaped records on the test model give 50 scores and a consistent top-20', async () => {
   const out = tempDir('gsm8k-out');
   const result = await runCli(
-    ['audit', '--model', STORIES260K, '--data', GSM8K_TRAIN, '--limit', '300', ...PAPER_ANCHOR_FLAGS, '--format', 'paper-llama2', '--proj', 'none', '--k', '100', '--out', out, '--json'],
+    ['audit', '--model', await testModel(), '--data', GSM8K_SAMPLE, '--limit', String(RECORDS), ...ANCHOR_FLAGS, '--format', 'paper-llama2', '--proj', 'none', '--k', String(K), '--out', out, '--json'],
     env,
   );
   assert.equal(result.code, 0, result.stderr);
   const summary = JSON.parse(result.stdout) as { counts: { scored: number; errors: number }; features: { probe: string }; model: { synthetic: boolean } };
-  assert.equal(summary.counts.scored, 300);
+  assert.equal(summary.counts.scored, RECORDS);
   assert.equal(summary.counts.errors, 0);
   assert.equal(summary.features.probe, 'all'); // the default: the paper's full gradient
   assert.equal(summary.model.synthetic, false);
 
   const scores = join(out, 'scores.parquet');
   const [stats] = await duckRows(`select count(*)::int n, count(distinct "row")::int distinct_rows, min("row")::int lo, max("row")::int hi, count(grad_score)::int graded from read_parquet('${scores}')`);
-  assert.deepEqual(stats, { n: 300, distinct_rows: 300, lo: 0, hi: 299, graded: 300 });
+  assert.deepEqual(stats, { n: RECORDS, distinct_rows: RECORDS, lo: 0, hi: RECORDS - 1, graded: RECORDS });
 
-  // The top-k file is exactly the 100 best grad_score rows, best first, ties by id.
-  const expected = await duckRows(`select id, "row"::int "row" from read_parquet('${scores}') order by grad_score desc, id asc limit 100`);
+  // The top-k file is exactly the K best grad_score rows, best first, ties by id.
+  const expected = await duckRows(`select id, "row"::int "row" from read_parquet('${scores}') order by grad_score desc, id asc limit ${K}`);
   const top = await duckRows(`select rank::int rank, id, "row"::int "row" from read_parquet('${join(out, 'topk.parquet')}') order by rank`);
-  assert.deepEqual(top.map((r) => r.rank), Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.deepEqual(top.map((r) => r.rank), Array.from({ length: K }, (_, i) => i + 1));
   assert.deepEqual(top.map((r) => ({ id: r.id, row: r.row })), expected);
   assert.equal(readFileSync(join(out, 'errors.jsonl'), 'utf8'), '');
 
   // Previews show the record's own question and answer, not the prompt template.
   const [best] = await duckRows(`select "row"::int "row", prompt_preview, response_preview from read_parquet('${join(out, 'topk.parquet')}') where rank = 1`);
-  const record = readJsonLines(GSM8K_TRAIN, 300)[best!.row as number] as { question: string; answer: string };
+  const record = readJsonLines(GSM8K_SAMPLE, RECORDS)[best!.row as number] as { question: string; answer: string };
   assert.ok(record.question.startsWith((best!.prompt_preview as string).replace(/…$/, '')));
   assert.ok(record.answer.startsWith((best!.response_preview as string).replace(/…$/, '')));
 });

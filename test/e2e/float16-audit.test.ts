@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ANCHORS, GSM8K_TRAIN, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/fixtures.ts';
+import { ANCHOR_FLAGS, GSM8K_SAMPLE, GSM8K_SAMPLE_RECORDS } from '../helpers/test-data.ts';
+import { testModel } from '../helpers/test-model.ts';
 import { duckRows, runCli } from '../helpers/run-cli.ts';
 
 const env = { SAFESIFT_CACHE_DIR: tempDir('float16-e2e-cache') };
-const RECORDS = 150;
-const K = 15;
+const RECORDS = GSM8K_SAMPLE_RECORDS;
+const K = 10;
 
 interface Summary {
   features: { dtype: string };
@@ -15,7 +17,7 @@ interface Summary {
 
 async function audit(dtype: 'float32' | 'float16', cache: string) {
   const out = tempDir(`audit-${dtype}`);
-  const args = ['audit', '--model', STORIES260K, '--data', GSM8K_TRAIN, '--limit', String(RECORDS), '--harmful', ANCHORS.harmful, '--safe', ANCHORS.safe1, '--safe', ANCHORS.safe2];
+  const args = ['audit', '--model', await testModel(), '--data', GSM8K_SAMPLE, '--limit', String(RECORDS), ...ANCHOR_FLAGS];
   const result = await runCli([...args, '--dtype', dtype, '--k', String(K), '--cache', cache, '--out', out, '--json'], env);
   assert.equal(result.code, 0, result.stderr);
   const rows = await duckRows(`select id, grad_score from '${out}/scores.parquet' order by grad_score desc, id`);
@@ -46,7 +48,7 @@ test('--dtype float16 is what runs (summary, cache namespace), and its ranking a
 
   const rho = spearman(full.scores, half.scores);
   const overlap = half.ids.slice(0, K).filter((id) => full.ids.slice(0, K).includes(id)).length / K;
-  console.log(`float16 vs float32 on ${RECORDS} GSM8K records: Spearman ${rho.toFixed(4)}, top-${K} overlap ${overlap.toFixed(2)}`);
+  console.log(`float16 vs float32 on ${RECORDS} GSM8K-shaped records: Spearman ${rho.toFixed(4)}, top-${K} overlap ${overlap.toFixed(2)}`);
   assert.ok(rho > 0.98, `Spearman ${rho}`);
   assert.ok(overlap >= 0.8, `top-${K} overlap ${overlap}`);
 });

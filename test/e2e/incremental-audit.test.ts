@@ -3,12 +3,13 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEMO_INPUTS } from '../../shared/src/audit/demo-inputs.ts';
-import { GSM8K_TRAIN, readJsonLines, tempDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/fixtures.ts';
+import { GSM8K_SAMPLE_RECORDS, gsm8kSample } from '../helpers/test-data.ts';
 import { duckRows, runCli } from '../helpers/run-cli.ts';
 
 const env = { SAFESIFT_CACHE_DIR: tempDir('incremental-model-cache') };
-const RECORDS = 200;
-const K = 20;
+const RECORDS = GSM8K_SAMPLE_RECORDS;
+const K = 10;
 
 interface Summary {
   counts: { scored: number; errors: number };
@@ -23,7 +24,7 @@ interface Summary {
 }
 
 async function audit(data: string, out: string, extra: string[]): Promise<Summary> {
-  // The tiny model keeps three audits of 200 records within the e2e budget on a slow machine.
+  // The tiny model keeps the audits within the e2e budget on a slow machine.
   const result = await runCli(['audit', '--data', data, '--k', String(K), '--out', out, '--json', ...extra], env);
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout) as Summary;
@@ -48,11 +49,11 @@ function assertClose(actual: Record<string, unknown>[], expected: Record<string,
   });
 }
 
-test('a re-audit after a 1% change featurizes only the 2 changed records and equals a cold audit', async () => {
+test('a re-audit after a small change (2 of 60 records) featurizes only the 2 changed records and equals a cold audit', async () => {
   const dir = tempDir('incremental');
   const cache = join(dir, 'cache');
   const corpus = join(dir, 'corpus.jsonl');
-  const records = readJsonLines(GSM8K_TRAIN, RECORDS) as Array<{ question: string; answer: string }>;
+  const records = gsm8kSample(RECORDS);
   writeFileSync(corpus, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 
   // Night 1: everything is computed. Both outputs end in "audit", the default run name.
@@ -67,7 +68,7 @@ test('a re-audit after a 1% change featurizes only the 2 changed records and equ
   const indexDir = join(cache, 'features', corpusNamespace, 'index');
   const night1Segments = readdirSync(indexDir).length;
 
-  // 1% of the records change: the two best-ranked ones, so they must leave the top-k.
+  // Two of the records change: the two best-ranked ones, so they must leave the top-k.
   const changedRows = [top1[0]!.row as number, top1[1]!.row as number];
   // The question's first letter changes case: a change that survives truncation and keeps the length.
   for (const row of changedRows) {

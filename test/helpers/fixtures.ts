@@ -1,18 +1,9 @@
+// Test helpers for files: JSON lines, temp folders, relative errors. The read-only fixtures beside
+// the checkout (../shared/fixtures) are not named here: only test-fixtures/ uses them (see
+// test-fixtures/fixture-paths.ts). The tests' own model and data are in test-model.ts and test-data.ts.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The read-only fixtures provided beside the checkout (never copied into the repo). */
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-export const STORIES260K = join(FIXTURES, 'models/stories260k');
-export const DATA = join(FIXTURES, 'data');
-export const ANCHORS = {
-  harmful: join(DATA, 'anchors/pure-bad-illegal-activities-selected10.jsonl'),
-  safe1: join(DATA, 'anchors/pure-bad-illegal-acticities-selected-10-anchor1.jsonl'),
-  safe2: join(DATA, 'anchors/pure-bad-illegal-activities-selected-10-anchor2.jsonl'),
-};
-export const GSM8K_TRAIN = join(DATA, 'gsm8k/gsm8k_train.jsonl');
 
 /** First n JSON lines of a file, parsed. */
 export function readJsonLines(path: string, n: number): unknown[] {

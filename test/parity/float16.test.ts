@@ -6,7 +6,9 @@ import { openCheckpoint } from '../../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
 import { cosine } from '../../shared/src/scoring/vector-math.ts';
-import { GSM8K_TRAIN, readJsonLines, relativeError, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { relativeError, tempDir } from '../helpers/fixtures.ts';
+import { gsm8kSample } from '../helpers/test-data.ts';
+import { testModel } from '../helpers/test-model.ts';
 
 /**
  * Half-precision graphs (for GPUs) agree with float32 ones to float16 accuracy: weights and
@@ -16,9 +18,10 @@ import { GSM8K_TRAIN, readJsonLines, relativeError, STORIES260K, tempDir } from 
 for (const attention of ['stored', 'recomputed'] as const) {
   test(`--dtype float16 graphs match float32 features to half precision, with half-size weights (attention probabilities ${attention})`, async () => {
     process.env.SAFESIFT_CACHE_DIR = tempDir('float16-cache');
-    const checkpoint = await openCheckpoint(STORIES260K);
-    const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-    const records = readJsonLines(GSM8K_TRAIN, 6) as { question: string; answer: string }[];
+    const modelDir = await testModel();
+    const checkpoint = await openCheckpoint(modelDir);
+    const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+    const records = gsm8kSample(6);
     const examples = (await tokenizer.encodeMany(records.map((r) => ({ shape: 'gsm8k' as const, ...r })), { maxTokens: 512 })).filter(
       (e): e is TokenizedExample => !(e instanceof Error),
     );

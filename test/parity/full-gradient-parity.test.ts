@@ -7,11 +7,14 @@ import { probedParams } from '../../shared/src/graph/probes.ts';
 import { openCheckpoint, type Checkpoint } from '../../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
-import { ANCHORS, GSM8K_TRAIN, readJsonLines, relativeError, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { readJsonLines, relativeError, tempDir } from '../helpers/fixtures.ts';
+import { ANCHOR_FILES, gsm8kSample } from '../helpers/test-data.ts';
+import { testModel } from '../helpers/test-model.ts';
 import { runTorchReference, type ReferenceResult } from '../helpers/torch-reference.ts';
 
 // Every parameter tensor's per-example gradient (probe `all`, exact) against PyTorch autograd in
-// float64 on stories260k, whose embeddings are tied: the shared tensor gets both uses, summed.
+// float64 on the stories260k-shaped test model, whose embeddings are tied: the shared tensor gets
+// both uses, summed.
 const TOLERANCE = 1e-4;
 
 let checkpoint: Checkpoint;
@@ -22,10 +25,11 @@ let reference: ReferenceResult;
 
 before(async () => {
   process.env.SAFESIFT_CACHE_DIR = tempDir('full-grad-cache');
-  checkpoint = await openCheckpoint(STORIES260K);
-  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-  const gsm = readJsonLines(GSM8K_TRAIN, 2) as { question: string; answer: string }[];
-  const anchor = readJsonLines(ANCHORS.safe1, 1)[0] as { messages: { role: 'user' | 'assistant'; content: string }[] };
+  const modelDir = await testModel();
+  checkpoint = await openCheckpoint(modelDir);
+  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+  const gsm = gsm8kSample(2);
+  const anchor = readJsonLines(ANCHOR_FILES.safe1, 1)[0] as { messages: { role: 'user' | 'assistant'; content: string }[] };
   const contents: ExampleContent[] = [
     ...gsm.map((r): ExampleContent => ({ shape: 'gsm8k', ...r })),
     { shape: 'alpaca', instruction: 'Name three colours.', input: '', output: 'Red, green and blue.' },
@@ -36,7 +40,7 @@ before(async () => {
   model = await OnnxFeatureModel.open(checkpoint, { probe: 'all', projection: { kind: 'none' } });
   layout = gradientLayout(probedParams(checkpoint.config, 'all'), { kind: 'none' });
   reference = await runTorchReference({
-    model_dir: STORIES260K,
+    model_dir: modelDir,
     examples: examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) })),
     want: ['grad_all'],
   });

@@ -5,11 +5,14 @@ import { OnnxFeatureModel } from '../../shared/src/features/onnx-feature-model.t
 import { openCheckpoint, type Checkpoint } from '../../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
-import { ANCHORS, GSM8K_TRAIN, readJsonLines, relativeError, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { readJsonLines, relativeError, tempDir } from '../helpers/fixtures.ts';
+import { ANCHOR_FILES, gsm8kSample } from '../helpers/test-data.ts';
+import { testModel } from '../helpers/test-model.ts';
 import { runTorchReference, type ReferenceResult } from '../helpers/torch-reference.ts';
 
 // Parity of the ONNX feature graph with an independent PyTorch autograd implementation (float64)
-// on the real stories260k checkpoint. Tolerance: 1e-4 relative (max-norm), as the issue asks.
+// on the stories260k-shaped test model (random weights, tied embeddings). Tolerance: 1e-4 relative
+// (max-norm), as the issue asks.
 const TOLERANCE = 1e-4;
 
 let checkpoint: Checkpoint;
@@ -19,10 +22,11 @@ let reference: ReferenceResult;
 
 before(async () => {
   process.env.SAFESIFT_CACHE_DIR = tempDir('parity-cache');
-  checkpoint = await openCheckpoint(STORIES260K);
-  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-  const gsm = readJsonLines(GSM8K_TRAIN, 3) as { question: string; answer: string }[];
-  const anchor = readJsonLines(ANCHORS.harmful, 1)[0] as { messages: { role: 'user' | 'assistant'; content: string }[] };
+  const modelDir = await testModel();
+  checkpoint = await openCheckpoint(modelDir);
+  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+  const gsm = gsm8kSample(3);
+  const anchor = readJsonLines(ANCHOR_FILES.harmful, 1)[0] as { messages: { role: 'user' | 'assistant'; content: string }[] };
   const contents: ExampleContent[] = [
     ...gsm.map((r): ExampleContent => ({ shape: 'gsm8k', ...r })),
     { shape: 'alpaca', instruction: 'Name three colours.', input: '', output: 'Red, green and blue.' },
@@ -34,7 +38,7 @@ before(async () => {
   assert.ok(new Set(examples.map((e) => e.ids.length)).size >= 4);
   model = await OnnxFeatureModel.open(checkpoint, { projection: { kind: 'none' }, emitLogits: true });
   reference = await runTorchReference({
-    model_dir: STORIES260K,
+    model_dir: modelDir,
     dtype: 'float64',
     examples: examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) })),
     want: ['logits', 'representation', 'loss', 'grad_lm_head'],

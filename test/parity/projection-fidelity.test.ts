@@ -5,7 +5,9 @@ import { openCheckpoint } from '../../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
 import { cosine } from '../../shared/src/scoring/vector-math.ts';
-import { GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/fixtures.ts';
+import { gsm8kSample } from '../helpers/test-data.ts';
+import { testModel } from '../helpers/test-model.ts';
 
 /** RMS over all pairs of the difference between approximate and exact cosine similarities. */
 function cosineRmsError(approximate: Float32Array[], exact: Float32Array[]): number {
@@ -25,14 +27,17 @@ function cosineRmsError(approximate: Float32Array[], exact: Float32Array[]): num
  * gradients. A dense Rademacher projection to k dims has cosine error of RMS about sqrt(2/k)
  * (Johnson–Lindenstrauss); a Kronecker product of two small projections has a larger variance by
  * a constant factor (the factors are not independent across entries), so we allow three times the
- * dense-JL RMS. Measured on these 40 GSM8K examples: 0.052 at k=4096 (bound 0.066), 0.031 at
- * k=8192 (bound 0.047); seeds are fixed, so the test is deterministic.
+ * dense-JL RMS. Measured on these 40 GSM8K-shaped examples and the test model (exact cosines 0.43 to
+ * 0.90, mean 0.71): 0.038 at k=4096 (bound 0.066), 0.029 at k=8192 (bound 0.047); on the first 40
+ * GSM8K train records and the real stories260k they were 0.052 and 0.031. Seeds are fixed, so the
+ * test is deterministic.
  */
 test('projected LM-head gradients preserve pairwise cosine similarities', async () => {
   process.env.SAFESIFT_CACHE_DIR = tempDir('projection-cache');
-  const checkpoint = await openCheckpoint(STORIES260K);
-  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-  const records = readJsonLines(GSM8K_TRAIN, 40) as { question: string; answer: string }[];
+  const modelDir = await testModel();
+  const checkpoint = await openCheckpoint(modelDir);
+  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+  const records = gsm8kSample(40);
   const examples: TokenizedExample[] = [];
   for (const r of records) examples.push(await tokenizer.encode({ shape: 'gsm8k', ...r }, { maxTokens: 512 }));
 
@@ -59,9 +64,10 @@ test('projected LM-head gradients preserve pairwise cosine similarities', async 
 /** CountSketch (`--proj-dim`) is a sparse JL transform: cosine RMS error about sqrt(2/k) like a dense one. */
 test('the CountSketch of full gradients preserves pairwise cosine similarities', async () => {
   process.env.SAFESIFT_CACHE_DIR = tempDir('sketch-cache');
-  const checkpoint = await openCheckpoint(STORIES260K);
-  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-  const records = readJsonLines(GSM8K_TRAIN, 24) as { question: string; answer: string }[];
+  const modelDir = await testModel();
+  const checkpoint = await openCheckpoint(modelDir);
+  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+  const records = gsm8kSample(24);
   const encoded = await tokenizer.encodeMany(records.map((r) => ({ shape: 'gsm8k' as const, ...r })), { maxTokens: 512 });
   const examples = encoded.filter((e): e is TokenizedExample => !(e instanceof Error));
   assert.equal(examples.length, records.length);

@@ -6,7 +6,9 @@ import { runAudit } from '../../shared/src/audit/run-audit.ts';
 import type { ExampleContent } from '../../shared/src/corpus/example.ts';
 import { PromptTokenizer } from '../../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
-import { ANCHORS, GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../helpers/fixtures.ts';
+import { readJsonLines, tempDir } from '../helpers/fixtures.ts';
+import { ANCHOR_FILES, GSM8K_SAMPLE } from '../helpers/test-data.ts';
+import { testModel } from '../helpers/test-model.ts';
 import { duckRows } from '../helpers/run-cli.ts';
 import { runTorchReference } from '../helpers/torch-reference.ts';
 
@@ -34,13 +36,14 @@ function unit(v: Float32Array): Float64Array {
 test('scores.parquet equals the paper scores computed from PyTorch features', async () => {
   process.env.SAFESIFT_CACHE_DIR = tempDir('score-parity-cache');
   const out = tempDir('score-parity-out');
+  const modelDir = await testModel();
   await runAudit(
     compileAuditOptions({
-      model: STORIES260K,
-      data: [GSM8K_TRAIN],
+      model: modelDir,
+      data: [GSM8K_SAMPLE],
       limit: LIMIT,
-      harmful: [ANCHORS.harmful],
-      safe: [ANCHORS.safe1, ANCHORS.safe2],
+      harmful: [ANCHOR_FILES.harmful],
+      safe: [ANCHOR_FILES.safe1, ANCHOR_FILES.safe2],
       probes: 'lm_head',
       proj: 'none',
       out,
@@ -49,7 +52,7 @@ test('scores.parquet equals the paper scores computed from PyTorch features', as
   const rows = await duckRows(`select * from read_parquet('${join(out, 'scores.parquet')}') order by "row"`);
   assert.equal(rows.length, LIMIT);
 
-  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
+  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
   const encode = async (contents: ExampleContent[], limit?: number): Promise<TokenizedExample[]> => {
     const result: TokenizedExample[] = [];
     for (const c of contents) result.push(await tokenizer.encode(c, { maxTokens: 512, ...(limit ? { responseTokenLimit: limit } : {}) }));
@@ -57,15 +60,15 @@ test('scores.parquet equals the paper scores computed from PyTorch features', as
   };
   const anchorFile = (path: string) => readJsonLines(path, 1000).map((r) => ({ shape: 'chat', ...(r as object) }) as ExampleContent);
   const sets = [
-    { weight: 1, role: 'harmful', examples: await encode(anchorFile(ANCHORS.harmful), 10) },
-    { weight: -1, role: 'safe', examples: await encode(anchorFile(ANCHORS.safe1), 10) },
-    { weight: -1, role: 'safe', examples: await encode(anchorFile(ANCHORS.safe2), 10) },
+    { weight: 1, role: 'harmful', examples: await encode(anchorFile(ANCHOR_FILES.harmful), 10) },
+    { weight: -1, role: 'safe', examples: await encode(anchorFile(ANCHOR_FILES.safe1), 10) },
+    { weight: -1, role: 'safe', examples: await encode(anchorFile(ANCHOR_FILES.safe2), 10) },
   ];
-  const corpus = await encode((readJsonLines(GSM8K_TRAIN, LIMIT) as object[]).map((r) => ({ shape: 'gsm8k', ...r }) as ExampleContent));
+  const corpus = await encode((readJsonLines(GSM8K_SAMPLE, LIMIT) as object[]).map((r) => ({ shape: 'gsm8k', ...r }) as ExampleContent));
 
   const all = [...sets.flatMap((s) => s.examples), ...corpus];
   const reference = await runTorchReference({
-    model_dir: STORIES260K,
+    model_dir: modelDir,
     examples: all.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) })),
     want: ['representation', 'grad_lm_head'],
   });

@@ -1,11 +1,14 @@
+import '../../guard.ts';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { readCorpus } from '../../../shared/src/corpus/read-corpus.ts';
-import { collect, FIXTURES } from './helpers.ts';
+import { collect } from '../../../test/unit/corpus/helpers.ts';
+import { DATA } from '../../fixture-paths.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(name, FIXTURES));
+// The paper's data files, as they are: every one reads without errors, in the shape we expect.
+const fixture = (name: string): string => join(DATA, name);
 
 test('GSM8K train: the first 50 records parse and match the file lines', async () => {
   const path = fixture('gsm8k/gsm8k_train.jsonl');
@@ -41,9 +44,9 @@ test('Dolly JSON lines: all records parse as dolly', async () => {
 });
 
 test('anchor sets: every file is 10 chat examples equal to the file contents', async () => {
-  const dir = fixture('anchors/');
+  const dir = fixture('anchors');
   for (const name of await readdir(dir)) {
-    const path = dir + name;
+    const path = join(dir, name);
     const { examples, errors } = await collect(readCorpus(path));
     assert.deepEqual(errors, [], name);
     const lines = (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { messages: unknown });

@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { ExampleContent } from '../../../shared/src/corpus/example.ts';
+import { DATA } from '../../fixture-paths.ts';
 
-/** Read-only fixtures beside the repository (/work/shared/fixtures). */
-export const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
-export const STORIES260K = `${FIXTURES}models/stories260k`;
-export const DATA = `${FIXTURES}data/`;
+export { STORIES260K } from '../../fixture-paths.ts';
 
 export function jsonLines(relPath: string): unknown[] {
-  return readFileSync(DATA + relPath, 'utf8')
+  return readFileSync(join(DATA, relPath), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as unknown);
@@ -20,7 +18,7 @@ export function gsm8k(rows: number[]): ExampleContent[] {
 }
 
 export function alpaca(): Array<{ instruction: string; input: string; output: string }> {
-  return JSON.parse(readFileSync(DATA + 'alpaca/alpaca_data_safety_only.json', 'utf8')) as Array<{
+  return JSON.parse(readFileSync(join(DATA, 'alpaca/alpaca_data_safety_only.json'), 'utf8')) as Array<{
     instruction: string;
     input: string;
     output: string;

@@ -1,3 +1,4 @@
+import '../../guard.ts';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

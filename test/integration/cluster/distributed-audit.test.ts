@@ -14,7 +14,9 @@ import { BATCH_HEADERS, batchMessageId } from '../../../shared/src/cluster/bus-m
 import { readCorpusWith } from '../../../shared/src/corpus/read-corpus.ts';
 import { encodeRecordBatch } from '../../../shared/src/distributed/record-batch-codec.ts';
 import { storageByteSources } from '../../../shared/src/storage/byte-sources.ts';
-import { ANCHORS, GSM8K_TRAIN, readJsonLines, STORIES260K } from '../../helpers/fixtures.ts';
+import { readJsonLines } from '../../helpers/fixtures.ts';
+import { ANCHOR_FILES, GSM8K_SAMPLE } from '../../helpers/test-data.ts';
+import { TEST_MODEL_NAME, testModel } from '../../helpers/test-model.ts';
 import { ClusterHarness } from '../../helpers/cluster-harness.ts';
 import { duckRows, runCli } from '../../helpers/run-cli.ts';
 
@@ -22,6 +24,7 @@ const RECORDS = 36;
 const K = 10;
 let cluster: ClusterHarness;
 let inputs: { data: string; model: string; harmful: string; safe1: string; safe2: string };
+let localModel: string;
 let baseline: { top: Row[]; scored: number };
 
 type Row = { id: string; score: number };
@@ -31,17 +34,18 @@ const auditFlags = () => ['--model', inputs.model, '--data', inputs.data, '--har
 before(async () => {
   cluster = await ClusterHarness.start();
   const corpus = join(cluster.dir, 'gsm8k.jsonl');
-  writeFileSync(corpus, readJsonLines(GSM8K_TRAIN, RECORDS).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(corpus, readJsonLines(GSM8K_SAMPLE, RECORDS).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  localModel = await testModel();
   inputs = {
     data: await cluster.uploadFile(corpus, 'data/gsm8k.jsonl'),
-    model: await cluster.uploadDir(STORIES260K, 'models/stories260k'),
-    harmful: await cluster.uploadFile(ANCHORS.harmful, 'anchors/harmful.jsonl'),
-    safe1: await cluster.uploadFile(ANCHORS.safe1, 'anchors/safe1.jsonl'),
-    safe2: await cluster.uploadFile(ANCHORS.safe2, 'anchors/safe2.jsonl'),
+    model: await cluster.uploadDir(localModel, 'models/test-llama'),
+    harmful: await cluster.uploadFile(ANCHOR_FILES.harmful, 'anchors/harmful.jsonl'),
+    safe1: await cluster.uploadFile(ANCHOR_FILES.safe1, 'anchors/safe1.jsonl'),
+    safe2: await cluster.uploadFile(ANCHOR_FILES.safe2, 'anchors/safe2.jsonl'),
   };
   // The local audit of the same files: what every distributed run must reproduce.
   const localOut = join(cluster.dir, 'local');
-  const local = await runCli(['audit', '--model', STORIES260K, '--data', corpus, '--harmful', ANCHORS.harmful, '--safe', ANCHORS.safe1, '--safe', ANCHORS.safe2, '--k', String(K), '--out', localOut, '--json'], cluster.env);
+  const local = await runCli(['audit', '--model', localModel, '--data', corpus, '--harmful', ANCHOR_FILES.harmful, '--safe', ANCHOR_FILES.safe1, '--safe', ANCHOR_FILES.safe2, '--k', String(K), '--out', localOut, '--json'], cluster.env);
   assert.equal(local.code, 0, local.stderr);
   baseline = { top: await topRows(localOut), scored: (JSON.parse(local.stdout) as { counts: { scored: number } }).counts.scored };
   assert.equal(baseline.scored, RECORDS);
@@ -305,11 +309,12 @@ test('a coordinator with --allowed-locations fails jobs naming a local path or S
   cluster.spawn('reducer');
   cluster.spawn('coordinator', ['--threads', '1', '--allowed-locations', `${cluster.uri('data')},${cluster.uri('models')},${cluster.uri('anchors')},${cluster.uri('out')}`]);
   cluster.spawn('worker', ['--threads', '1']);
-  const local = await cluster.cli(['submit', ...auditFlags().map((f) => (f === inputs.model ? STORIES260K : f)), '--out', cluster.uri('out/local-model'), '--json']);
+  const local = await cluster.cli(['submit', ...auditFlags().map((f) => (f === inputs.model ? localModel : f)), '--out', cluster.uri('out/local-model'), '--json']);
   assert.equal(local.code, 0, local.stderr);
   const refusedLocal = await cluster.waitForJob((JSON.parse(local.stdout) as { id: string }).id);
   assert.equal(refusedLocal.state, 'failed');
-  assert.match(JSON.stringify(refusedLocal), /model .*stories260k refused: not under an allowed folder|model .*stories260k refused: cluster services take no local paths/);
+  const refusal = new RegExp(`model .*${TEST_MODEL_NAME} refused: (not under an allowed folder|cluster services take no local paths)`);
+  assert.match(JSON.stringify(refusedLocal), refusal);
   const outside = await cluster.cli(['submit', ...auditFlags(), '--out', cluster.uri('elsewhere/run'), '--json']);
   const refusedOut = await cluster.waitForJob((JSON.parse(outside.stdout) as { id: string }).id);
   assert.equal(refusedOut.state, 'failed');

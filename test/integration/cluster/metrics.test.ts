@@ -11,7 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CONSUMERS, STREAMS } from '../../../shared/src/bus/topology.ts';
 import { METRIC_NAMES } from '../../../shared/src/observability/metrics.ts';
 import { ClusterHarness, type ServiceProcess } from '../../helpers/cluster-harness.ts';
-import { ANCHORS, GSM8K_TRAIN, readJsonLines, STORIES260K } from '../../helpers/fixtures.ts';
+import { readJsonLines } from '../../helpers/fixtures.ts';
+import { ANCHOR_FLAGS, GSM8K_SAMPLE } from '../../helpers/test-data.ts';
+import { testModel } from '../../helpers/test-model.ts';
 import { declaredMetrics, sampleValue } from '../../unit/observability/prom-text.ts';
 
 const RECORDS = 8;
@@ -67,9 +69,9 @@ test('a running worker, coordinator and reducer serve /metrics, /healthz and /re
   assert.equal(sampleValue(idle, 'safesift_queue_lag', { stream: STREAMS.batches, consumer: CONSUMERS.workers }), 0);
 
   const corpus = join(cluster.dir, 'gsm8k.jsonl');
-  writeFileSync(corpus, readJsonLines(GSM8K_TRAIN, RECORDS).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(corpus, readJsonLines(GSM8K_SAMPLE, RECORDS).map((r) => JSON.stringify(r)).join('\n') + '\n');
   const submitted = await cluster.cli([
-    'submit', '--model', STORIES260K, '--data', corpus, '--harmful', ANCHORS.harmful, '--safe', ANCHORS.safe1, '--safe', ANCHORS.safe2,
+    'submit', '--model', await testModel(), '--data', corpus, ...ANCHOR_FLAGS,
     '--k', '3', '--out', join(cluster.dir, 'out'), '--name', 'metrics', '--batch-examples', String(BATCH_EXAMPLES), '--json',
   ]);
   assert.equal(submitted.code, 0, submitted.stderr);

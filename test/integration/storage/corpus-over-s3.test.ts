@@ -8,7 +8,8 @@ import { readCorpus, readCorpusWith } from '../../../shared/src/corpus/read-corp
 import { InputError } from '../../../shared/src/errors.ts';
 import { storageByteSources } from '../../../shared/src/storage/byte-sources.ts';
 import { S3ObjectStore } from '../../../shared/src/storage/s3-object-store.ts';
-import { DATA } from '../../helpers/fixtures.ts';
+import { DEMO_INPUTS } from '../../../shared/src/audit/demo-inputs.ts';
+import { GSM8K_SAMPLE, GSM8K_SAMPLE_RECORDS } from '../../helpers/test-data.ts';
 import { startS3Server, uniqueBucketName, type S3TestServer } from '../../helpers/s3-server.ts';
 import { utf8Column, writeParquetFile } from '../../unit/corpus/helpers.ts';
 import { collectAll } from './object-store-contract.ts';
@@ -57,13 +58,18 @@ async function assertSameOverS3(localPath: string, key: string): Promise<number>
 
 test('JSON lines over S3 give the same examples and record errors as the local file', async () => {
   const path = join(dir, 'gsm8k-plus-bad.jsonl');
-  // Real records, then a broken line and a record of no known shape, so errors are compared too.
-  await writeFile(path, `${await readFile(join(DATA, 'gsm8k/gsm8k_random100.jsonl'), 'utf8')}{not json\n{"foo": 1}\n`);
-  assert.equal(await assertSameOverS3(path, 'corpora/gsm8k.jsonl'), 102);
+  // GSM8K-shaped records, then a broken line and a record of no known shape, so errors are compared too.
+  await writeFile(path, `${await readFile(GSM8K_SAMPLE, 'utf8')}{not json\n{"foo": 1}\n`);
+  assert.equal(await assertSameOverS3(path, 'corpora/gsm8k.jsonl'), GSM8K_SAMPLE_RECORDS + 2);
 });
 
 test('a JSON array over S3 gives the same examples as the local file', async () => {
-  assert.equal(await assertSameOverS3(join(DATA, 'paper-selections/alpaca/reps/alpaca_top100.json'), 'corpora/alpaca.json'), 100);
+  // The demo's Alpaca records as one JSON array, pretty-printed as such files usually are.
+  const records = (await readFile(DEMO_INPUTS.corpus, 'utf8')).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as unknown);
+  const path = join(dir, 'alpaca.json');
+  await writeFile(path, `${JSON.stringify(records, null, 4)}\n`);
+  assert.equal(await assertSameOverS3(path, 'corpora/alpaca.json'), records.length);
+  assert.equal(records.length, 60);
 });
 
 test('Parquet over S3 gives the same examples, read through explicit byte ranges', async () => {
@@ -95,7 +101,7 @@ test('a missing object is a file-level InputError naming the URI, for streams an
 });
 
 test('local paths go through the same opener without touching S3', async () => {
-  const path = join(DATA, 'gsm8k/gsm8k_random100.jsonl');
+  const path = GSM8K_SAMPLE;
   const opener = storageByteSources(() => assert.fail('no S3 client is needed for a local path'));
   assert.deepEqual(await collectAll(readCorpusWith(opener, path)), await collectAll(readCorpus(path)));
 });

@@ -7,22 +7,24 @@ import { ConfigError } from '../../../shared/src/errors.ts';
 import { COMPLETION_MARKER, materializeModel } from '../../../shared/src/storage/model-mirror.ts';
 import { S3ObjectStore } from '../../../shared/src/storage/s3-object-store.ts';
 import { uploadDirectory } from '../../../shared/src/storage/upload-directory.ts';
-import { STORIES260K } from '../../helpers/fixtures.ts';
+import { testModel } from '../../helpers/test-model.ts';
 import { startS3Server, uniqueBucketName, type S3TestServer } from '../../helpers/s3-server.ts';
 
 let server: S3TestServer;
 let scratch: string;
 let bucket: string;
 let store: S3ObjectStore;
-let fixtureFiles: string[];
+let modelDir: string;
+let modelFiles: string[];
 
 before(async () => {
   bucket = uniqueBucketName('models');
   [server, scratch] = await Promise.all([startS3Server({ buckets: [bucket] }), mkdtemp(join(tmpdir(), 'safesift-model-mirror-'))]);
   store = new S3ObjectStore(server.client, bucket);
-  fixtureFiles = (await readdir(STORIES260K)).sort();
-  const keys = await uploadDirectory(STORIES260K, store, 'models/stories260k');
-  assert.deepEqual(keys, fixtureFiles.map((f) => `models/stories260k/${f}`));
+  modelDir = await testModel();
+  modelFiles = (await readdir(modelDir)).sort();
+  const keys = await uploadDirectory(modelDir, store, 'models/test-llama');
+  assert.deepEqual(keys, modelFiles.map((f) => `models/test-llama/${f}`));
 });
 after(async () => {
   await server.stop();
@@ -33,15 +35,15 @@ const s3 = () => server.client;
 const newCacheDir = () => mkdtemp(join(scratch, 'cache-'));
 
 async function assertSameFiles(dir: string): Promise<void> {
-  assert.deepEqual((await readdir(dir)).filter((f) => f !== COMPLETION_MARKER).sort(), fixtureFiles);
-  for (const file of fixtureFiles) {
-    assert.ok((await readFile(join(dir, file))).equals(await readFile(join(STORIES260K, file))), `${file} differs`);
+  assert.deepEqual((await readdir(dir)).filter((f) => f !== COMPLETION_MARKER).sort(), modelFiles);
+  for (const file of modelFiles) {
+    assert.ok((await readFile(join(dir, file))).equals(await readFile(join(modelDir, file))), `${file} differs`);
   }
 }
 
 test('an s3:// model is downloaded once into the cache, byte for byte; the second call is a cache hit', async () => {
   const cacheDir = await newCacheDir();
-  const uri = `s3://${bucket}/models/stories260k`;
+  const uri = `s3://${bucket}/models/test-llama`;
   const first = await materializeModel(uri, { cacheDir, s3 });
   assert.equal(first.downloaded, true);
   assert.match(first.dir, /\/models\/s3-[0-9a-f]{16}$/);
@@ -55,7 +57,7 @@ test('an s3:// model is downloaded once into the cache, byte for byte; the secon
 
 test('racing processes both get the complete model and leave one copy', async () => {
   const cacheDir = await newCacheDir();
-  const uri = `s3://${bucket}/models/stories260k`;
+  const uri = `s3://${bucket}/models/test-llama`;
   const results = await Promise.all([1, 2, 3].map(() => materializeModel(uri, { cacheDir, s3 })));
   assert.equal(new Set(results.map((r) => r.dir)).size, 1);
   assert.ok(results.some((r) => r.downloaded));
@@ -65,7 +67,7 @@ test('racing processes both get the complete model and leave one copy', async ()
 
 test('a changed object gives a new fingerprint and a fresh copy', async () => {
   const cacheDir = await newCacheDir();
-  await uploadDirectory(STORIES260K, store, 'models/changing');
+  await uploadDirectory(modelDir, store, 'models/changing');
   const uri = `s3://${bucket}/models/changing`;
   const before = await materializeModel(uri, { cacheDir, s3 });
   await store.put('models/changing/config.json', '{"changed": true}\n');
@@ -86,7 +88,7 @@ test('nested keys become subfolders', async () => {
 
 test('an empty prefix is a ConfigError naming the URI; a name prefix does not match a longer folder name', async () => {
   const cacheDir = await newCacheDir();
-  for (const uri of [`s3://${bucket}/models/stories`, `s3://${bucket}/nothing/here`]) {
+  for (const uri of [`s3://${bucket}/models/test`, `s3://${bucket}/nothing/here`]) {
     await assert.rejects(
       () => materializeModel(uri, { cacheDir, s3 }),
       (err: unknown) => err instanceof ConfigError && err.message.includes(uri),
@@ -95,6 +97,6 @@ test('an empty prefix is a ConfigError naming the URI; a name prefix does not ma
 });
 
 test('a local path is returned as is, without S3', async () => {
-  const result = await materializeModel(STORIES260K, { cacheDir: scratch, s3: () => assert.fail('S3 is not needed') });
-  assert.deepEqual(result, { dir: STORIES260K.replace(/\/$/, ''), downloaded: false });
+  const result = await materializeModel(modelDir, { cacheDir: scratch, s3: () => assert.fail('S3 is not needed') });
+  assert.deepEqual(result, { dir: modelDir, downloaded: false });
 });

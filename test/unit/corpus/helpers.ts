@@ -6,8 +6,6 @@ import { Binary, Field, Int32, List, Struct, Table as ArrowTable, Utf8, tableToI
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 import type { CorpusItem, Example, RecordError } from '../../../shared/src/corpus/example.ts';
 
-export const FIXTURES = new URL('../../../../shared/fixtures/data/', import.meta.url);
-
 export async function withTempDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'safesift-corpus-'));
   try {

@@ -10,7 +10,8 @@ import { encodeAnchorFeatures } from '../../../shared/src/distributed/anchor-fea
 import { compileJobSpec, fromStoredSpec, parseJobSpec, toStoredSpec } from '../../../shared/src/distributed/job-spec.ts';
 import { nameAnchorSets } from '../../../shared/src/scoring/anchor-sets.ts';
 import { JobScorer } from '../../../services/worker/src/job-scorer.ts';
-import { GSM8K_TRAIN, tempDir } from '../../helpers/fixtures.ts';
+import { tempDir } from '../../helpers/fixtures.ts';
+import { GSM8K_SAMPLE } from '../../helpers/test-data.ts';
 
 const noS3 = () => {
   throw new Error('no S3 here');
@@ -27,7 +28,7 @@ test('job specs take an optional cache location, kept through the stored form', 
 test("a worker's second pass over a batch takes every feature from the job's cache, with the same rows", async () => {
   process.env.SAFESIFT_CACHE_DIR = tempDir('job-scorer-model-cache');
   const dir = tempDir('job-scorer-cache');
-  const spec = compileJobSpec({ out: `${dir}/out`, cache: `${dir}/features`, data: [GSM8K_TRAIN], model: 'tiny' });
+  const spec = compileJobSpec({ out: `${dir}/out`, cache: `${dir}/features`, data: [GSM8K_SAMPLE], model: 'tiny' });
   const job = jobContext({ id: 'job-1', name: spec.name, submittedAt: new Date().toISOString(), spec: toStoredSpec(spec) }, noS3);
   // What the coordinator does: anchor features computed once and stored for the workers.
   const opened = await openAuditModel('tiny', { ...job.audit, threads: 1 });
@@ -38,7 +39,7 @@ test("a worker's second pass over a batch takes every feature from the job's cac
     await opened.close();
   }
   const items: CorpusItem[] = [];
-  for await (const item of readCorpus(GSM8K_TRAIN, { limit: 6 })) items.push(item);
+  for await (const item of readCorpus(GSM8K_SAMPLE, { limit: 6 })) items.push(item);
 
   const first = await JobScorer.open(job, { cacheDir: process.env.SAFESIFT_CACHE_DIR, s3: noS3, threads: 1 });
   const cold = await first.score(0, items, 'w1').finally(() => first.close());

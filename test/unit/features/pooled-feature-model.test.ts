@@ -11,18 +11,22 @@ import { PooledFeatureModel } from '../../../shared/src/features/pooled-feature-
 import { openCheckpoint, type Checkpoint } from '../../../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../../../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../../../shared/src/prompt/tokenized.ts';
-import { GSM8K_TRAIN, readJsonLines, STORIES260K, tempDir } from '../../helpers/fixtures.ts';
+import { tempDir } from '../../helpers/fixtures.ts';
+import { gsm8kSample } from '../../helpers/test-data.ts';
+import { testModel } from '../../helpers/test-model.ts';
 
 const OPTIONS = { probe: 'all', projection: { kind: 'kron', outDim: 16, inDim: 32, seed: 7 } } as const;
 
+let modelDir: string;
 let checkpoint: Checkpoint;
 let examples: TokenizedExample[];
 
 before(async () => {
   process.env.SAFESIFT_CACHE_DIR = tempDir('pool-cache');
-  checkpoint = await openCheckpoint(STORIES260K);
-  const tokenizer = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
-  const records = readJsonLines(GSM8K_TRAIN, 7) as { question: string; answer: string }[];
+  modelDir = await testModel();
+  checkpoint = await openCheckpoint(modelDir);
+  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+  const records = gsm8kSample(7);
   // GSM8K records differ in length, so length-sorted batching reorders them; one very short example too.
   examples = [];
   for (const r of records) examples.push(await tokenizer.encode({ shape: 'gsm8k', ...r }, { maxTokens: 512 }));
@@ -82,7 +86,7 @@ test('a failing batch rejects only that batch; the workers keep serving', async 
 });
 
 /**
- * Runs `body` as a script in a child process, after it has opened stories260k as `checkpoint`:
+ * Runs `body` as a script in a child process, after it has opened the test model as `checkpoint`:
  * what a pool does to its process (exit, abort) shows only from outside. Returns its stdout.
  */
 async function runPoolScript(name: string, body: string, env: Record<string, string> = {}): Promise<string> {
@@ -92,7 +96,7 @@ async function runPoolScript(name: string, body: string, env: Record<string, str
     script,
     `import { PooledFeatureModel } from ${src('features/pooled-feature-model.ts')};
 import { openCheckpoint } from ${src('model/checkpoint.ts')};
-const checkpoint = await openCheckpoint(${JSON.stringify(STORIES260K)});
+const checkpoint = await openCheckpoint(${JSON.stringify(modelDir)});
 const batch = [{ ids: Int32Array.of(1, 20, 30, 2), lossWeights: Float32Array.of(0, 0, 0.5, 0.5), labelCount: 2, truncated: false }];
 ${body}
 await checkpoint.close();

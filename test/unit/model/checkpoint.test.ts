@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ModelError } from '../../../shared/src/errors.ts';
 import { openCheckpoint } from '../../../shared/src/model/checkpoint.ts';
 import { SafetensorsFile, writeSafetensors } from '../../../shared/src/model/safetensors.ts';
 import { writeRandomLlamaCheckpoint, type SyntheticLlamaSpec } from '../../../shared/src/model/synthetic-checkpoint.ts';
-
-const STORIES = fileURLToPath(new URL('../../../../shared/fixtures/models/stories260k/', import.meta.url));
+import { testModel } from '../../helpers/test-model.ts';
 
 const SMALL: SyntheticLlamaSpec = {
   hiddenSize: 32,
@@ -36,9 +34,9 @@ function expectModelError(...fragments: string[]) {
   };
 }
 
-test('opens stories260k: config, tensors, stored lm_head equal to the embedding', async (t) => {
+test('opens the stories260k-shaped test model: config, tensors, stored lm_head equal to the embedding', async (t) => {
   const cache = await tempDir(t);
-  const ckpt = await openCheckpoint(STORIES, { cacheDir: cache });
+  const ckpt = await openCheckpoint(await testModel(), { cacheDir: cache });
   t.after(() => ckpt.close());
   assert.equal(ckpt.config.numLayers, 5);
   assert.equal(ckpt.tensorNames().length, 48);
@@ -50,11 +48,12 @@ test('opens stories260k: config, tensors, stored lm_head equal to the embedding'
 
 test('missing files are named, with what a checkpoint folder needs', async (t) => {
   const dir = await tempDir(t);
+  const model = await testModel();
   const expected = 'expected config.json, tokenizer.json and model.safetensors or model.safetensors.index.json';
   await assert.rejects(openCheckpoint(join(dir, 'absent')), expectModelError('not found', expected));
-  await copyFile(join(STORIES, 'config.json'), join(dir, 'config.json'));
+  await copyFile(join(model, 'config.json'), join(dir, 'config.json'));
   await assert.rejects(openCheckpoint(dir), expectModelError('missing tokenizer.json, model.safetensors', expected));
-  await copyFile(join(STORIES, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  await copyFile(join(model, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   await assert.rejects(openCheckpoint(dir), expectModelError('missing model.safetensors', expected));
   await assert.rejects(openCheckpoint(join(dir, 'config.json')), expectModelError('not a folder'));
 });

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ModelError } from '../../../shared/src/errors.ts';
 import { parseLlamaConfig, readLlamaConfig } from '../../../shared/src/model/llama-config.ts';
-
-const STORIES = fileURLToPath(new URL('../../../../shared/fixtures/models/stories260k/', import.meta.url));
+import { tempDir } from '../../helpers/fixtures.ts';
+import { testModel } from '../../helpers/test-model.ts';
 
 const base = {
   model_type: 'llama',
@@ -28,8 +29,9 @@ function rejects(json: unknown, ...fragments: string[]): void {
   );
 }
 
-test('parses the stories260k config (values from its README)', async () => {
-  const c = await readLlamaConfig(`${STORIES}config.json`);
+// The test model's config.json is the synthetic writer's, with stories260k's values (test-model.ts).
+test('parses the config.json of the stories260k-shaped test model', async () => {
+  const c = await readLlamaConfig(join(await testModel(), 'config.json'));
   assert.deepEqual(c, {
     modelType: 'llama',
     hiddenSize: 64,
@@ -127,5 +129,7 @@ test('readLlamaConfig names the file when it is missing or not JSON', async () =
     assert.ok(err instanceof ModelError && err.message.includes('/nonexistent/config.json'));
     return true;
   });
-  await assert.rejects(readLlamaConfig(`${STORIES}README.md`), /README\.md: not valid JSON/);
+  const readme = join(tempDir('llama-config'), 'README.md');
+  await writeFile(readme, '# Not a config\n');
+  await assert.rejects(readLlamaConfig(readme), /README\.md: not valid JSON/);
 });

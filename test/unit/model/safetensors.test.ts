@@ -3,12 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ModelError } from '../../../shared/src/errors.ts';
 import { SafetensorsFile, writeSafetensors } from '../../../shared/src/model/safetensors.ts';
 import { ShardedSafetensors } from '../../../shared/src/model/safetensors-index.ts';
-
-const STORIES = fileURLToPath(new URL('../../../../shared/fixtures/models/stories260k/', import.meta.url));
+import { testModel } from '../../helpers/test-model.ts';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'safesift-st-'));
@@ -150,8 +148,9 @@ test('corrupt files are rejected with ModelError naming the file', async (t) => 
   await assert.rejects(f.readFloat32('i'), /dtype I64/);
 });
 
-test('stories260k: 48 tensors with the README shapes; lm_head equals the embedding', async (t) => {
-  const f = await SafetensorsFile.open(join(STORIES, 'model.safetensors'));
+// The stories260k layout (test-fixtures/ checks the real file) on the test model, which has its shapes.
+test('the stories260k-shaped test model: 48 tensors with the README shapes; lm_head equals the embedding', async (t) => {
+  const f = await SafetensorsFile.open(join(await testModel(), 'model.safetensors'));
   t.after(() => f.close());
   assert.equal(f.tensorNames().length, 48);
   assert.deepEqual(f.metadata, { format: 'pt' });
@@ -181,7 +180,7 @@ test('stories260k: 48 tensors with the README shapes; lm_head equals the embeddi
     assert.equal(f.info(name).dtype, 'F32');
     if (name !== 'lm_head.weight') params += shape.reduce((a, b) => a * b, 1);
   }
-  assert.equal(params, 260_032);
+  assert.equal(params, 260_032); // stories260k's count
   const embed = await f.readFloat32('model.embed_tokens.weight');
   const head = await f.readFloat32('lm_head.weight');
   assert.deepEqual(head, embed);

@@ -8,17 +8,20 @@ import { ConfigError } from '../../../shared/src/errors.ts';
 import { ChatTemplate } from '../../../shared/src/prompt/chat-template.ts';
 import { PromptShapeError } from '../../../shared/src/prompt/prompt-errors.ts';
 import { PromptTokenizer } from '../../../shared/src/prompt/prompt-tokenizer.ts';
-import { STORIES260K } from './fixtures.ts';
+import { testModel } from '../../helpers/test-model.ts';
 
+let model: string;
 let tok: PromptTokenizer;
 let paper: PromptTokenizer;
 before(async () => {
-  tok = await PromptTokenizer.load(STORIES260K, { format: 'chat-template' });
-  paper = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
+  model = await testModel();
+  tok = await PromptTokenizer.load(model, { format: 'chat-template' });
+  paper = await PromptTokenizer.load(model, { format: 'paper-llama2' });
 });
 
-// Expected texts written by hand from the Llama-2 template in stories260k's tokenizer_config.json
-// (it strips contents and writes BOS before every [INST], " " + answer + " </s>" after).
+// Expected texts written by hand from the Llama-2 template in the test model's tokenizer_config.json,
+// the tiny tokenizer's (the same as stories260k's and Llama-2-chat's): it strips contents and writes
+// BOS before every [INST], " " + answer + " </s>" after.
 test('chat record: prompt with generation prompt, full conversation with EOS', () => {
   const r = tok.render({
     shape: 'chat',
@@ -99,8 +102,8 @@ test('no chat_template: ConfigError suggesting --format paper-llama2', async () 
   );
   const dir = mkdtempSync(join(tmpdir(), 'safesift-notemplate-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  symlinkSync(join(STORIES260K, 'tokenizer.json'), join(dir, 'tokenizer.json'));
-  symlinkSync(join(STORIES260K, 'config.json'), join(dir, 'config.json'));
+  symlinkSync(join(model, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  symlinkSync(join(model, 'config.json'), join(dir, 'config.json'));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>' }));
   await assert.rejects(PromptTokenizer.load(dir, { format: 'chat-template' }), (e: unknown) => {
     assert.ok(e instanceof ConfigError);

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type { ExampleContent } from '../../../shared/src/corpus/example.ts';
+import { TINY_TOKENIZER_VOCAB_SIZE } from '../../../shared/src/model/tiny-tokenizer.ts';
 import { NoLabelsError, PromptShapeError } from '../../../shared/src/prompt/prompt-errors.ts';
 import { PromptTokenizer, type TokenizedParts } from '../../../shared/src/prompt/prompt-tokenizer.ts';
-import { anchors, gsm8k, STORIES260K } from './fixtures.ts';
+import { ANCHOR_FILES, chatContents, gsm8kContents as gsm8k } from '../../helpers/test-data.ts';
+import { testModel } from '../../helpers/test-model.ts';
 
 let tok: PromptTokenizer;
 before(async () => {
-  tok = await PromptTokenizer.load(STORIES260K, { format: 'paper-llama2' });
+  tok = await PromptTokenizer.load(await testModel(), { format: 'paper-llama2' });
 });
 
 const labelPositions = (w: Float32Array): number[] => Array.from(w.keys()).filter((i) => w[i]! > 0);
@@ -22,7 +24,8 @@ async function parts(c: ExampleContent): Promise<TokenizedParts> {
 test('special ids and vocabulary come from the model folder', () => {
   assert.equal(tok.bosId, 1);
   assert.equal(tok.eosId, 2);
-  assert.equal(tok.vocabSize, 512);
+  // The tokenizer's own ids: fewer than the test model's 512 embedding rows.
+  assert.equal(tok.vocabSize, TINY_TOKENIZER_VOCAB_SIZE);
   assert.equal(tok.format, 'paper-llama2');
 });
 
@@ -68,13 +71,13 @@ test('a cap inside the prompt leaves no label: NoLabelsError', async () => {
 });
 
 test('anchors count exactly their first 10 response tokens', async () => {
-  const all = anchors('pure-bad-illegal-activities-selected10.jsonl');
+  const all = chatContents(ANCHOR_FILES.harmful);
   const results = await tok.encodeMany(all, { maxTokens: 480, responseTokenLimit: 10 });
   for (const [i, c] of all.entries()) {
     const t = results[i];
     assert.ok(t !== undefined && !(t instanceof Error));
     const p = await parts(c);
-    assert.ok(p.fullIds.length - p.promptIds.length > 10, 'fixture responses are longer than 10 tokens');
+    assert.ok(p.fullIds.length - p.promptIds.length > 10, 'the anchor responses are longer than 10 tokens');
     assert.equal(t.labelCount, 10);
     assert.deepEqual(labelPositions(t.lossWeights), range(p.promptIds.length, p.promptIds.length + 10));
     assert.equal(t.ids.at(-1), 2, 'the example itself is kept whole');

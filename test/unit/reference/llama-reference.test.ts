@@ -1,18 +1,17 @@
-// Smoke test of the torch reference on stories260k. Expected values come from the fixture's
-// README (known greedy generation), from TS recomputation of the script's outputs, and from
-// finite differences on model files this test writes itself.
+// Smoke test of the torch reference on the stories260k-shaped test model. Expected values come from
+// TS recomputation of the script's outputs and from finite differences on model files this test
+// writes itself. (test-fixtures/unit/reference/ checks the reference's greedy generation on the real
+// stories260k weights against the one its README gives.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { testModel } from '../../helpers/test-model.ts';
 import { runTorchPaperScores, runTorchReference } from '../../helpers/torch-reference.ts';
-import type { ReferenceExample, ReferenceTensor } from '../../helpers/torch-reference.ts';
+import type { ReferenceExample } from '../../helpers/torch-reference.ts';
 
-const MODEL = fileURLToPath(new URL('../../../../shared/fixtures/models/stories260k/', import.meta.url));
-
-// "<s> Once upon a time" + ", there" (the README's greedy continuation).
+// BOS, then fixed ids the tiny tokenizer has (stories260k's for "<s> Once upon a time, there"); EX2 ends with EOS.
 const EX1: ReferenceExample = { ids: [1, 403, 407, 261, 378, 432, 383], weights: [0, 0, 0, 0, 0, 0.5, 0.5] };
 const EX2: ReferenceExample = { ids: [1, 403, 407, 261, 378, 2], weights: [0, 0, 0.25, 0.25, 0.25, 0.25] };
 
@@ -65,13 +64,6 @@ async function writeModel(dir: string, files: Record<string, StTensor[]>, config
   for (const [file, tensors] of Object.entries(files)) await writeFile(join(dir, file), encodeSafetensors(tensors));
 }
 
-function argmaxRow(t: ReferenceTensor, row: number): number {
-  const v = t.shape[1]!;
-  let best = 0;
-  for (let j = 1; j < v; j++) if (t.data[row * v + j]! > t.data[row * v + best]!) best = j;
-  return best;
-}
-
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
   let m = 0;
@@ -81,13 +73,14 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 const dot = (a: Float32Array, b: Float32Array): number => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
-test('torch reference on stories260k: shapes, greedy token, loss, tied gradients, finite differences, file formats', async () => {
+test('torch reference on the test model: shapes, loss, tied gradients, finite differences, file formats', async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'llama-ref-test-'));
+  const modelDir = await testModel();
   try {
-    const config = JSON.parse(await readFile(join(MODEL, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const vocabJson = JSON.parse(await readFile(join(MODEL, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+    const config = JSON.parse(await readFile(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const vocabJson = JSON.parse(await readFile(join(modelDir, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
     const comma = vocabJson.model.vocab[',']!;
-    const tensors = await readSafetensors(join(MODEL, 'model.safetensors'));
+    const tensors = await readSafetensors(join(modelDir, 'model.safetensors'));
     const byName = new Map(tensors.map((t) => [t.name, t]));
     const embed = f32(byName.get('model.embed_tokens.weight')!);
     const [V, D] = byName.get('model.embed_tokens.weight')!.shape as [number, number];
@@ -140,7 +133,7 @@ test('torch reference on stories260k: shapes, greedy token, loss, tied gradients
     const examples = [EX1, EX2];
     const all = ['logits', 'representation', 'loss', 'grad_lm_head', 'grad_all'] as const;
     const [tied, untiedRes, sharded, twinRes, ...fd] = await Promise.all([
-      runTorchReference({ model_dir: MODEL, examples, want: [...all] }),
+      runTorchReference({ model_dir: modelDir, examples, want: [...all] }),
       runTorchReference({ model_dir: untiedDir, examples, want: ['loss', 'grad_all'] }),
       runTorchReference({ model_dir: shardedDir, examples, want: ['logits', 'loss'] }),
       runTorchReference({ model_dir: twinDir, examples, want: ['logits', 'loss'] }),
@@ -153,7 +146,6 @@ test('torch reference on stories260k: shapes, greedy token, loss, tied gradients
       assert.deepEqual(r.logits!.shape, [T, V]);
       assert.deepEqual(r.representation!.shape, [D]);
       assert.deepEqual(r.grad_lm_head!.shape, [V, D]);
-      assert.equal(argmaxRow(r.logits!, 4), comma, 'greedy token after "<s> Once upon a time" must be ","');
 
       // Loss recomputed from the logits; logits[T-1] from the representation and the embedding.
       let loss = 0;
@@ -206,7 +198,7 @@ test('torch reference on stories260k: shapes, greedy token, loss, tied gradients
     const [g1, g2] = [flat(0), flat(1)];
     const cos = dot(g1, g2) / Math.sqrt(dot(g1, g1) * dot(g2, g2));
     const paper = await runTorchPaperScores({
-      model_dir: MODEL,
+      model_dir: modelDir,
       examples: [EX1, EX2],
       anchor_sets: [{ weight: 1, examples: [EX1] }, { weight: -0.5, examples: [EX1, EX2] }],
     });
