@@ -77,6 +77,42 @@ test('the demo runs with no inputs and says its model carries no meaning', async
   assert.equal(top!.n, Math.min(100, summary.counts.scored));
 });
 
+test('why columns: the nearest anchor of each set by representation and by gradient, response tokens and format tags', async () => {
+  const out = tempDir('why-out');
+  const result = await runCli(['audit', '--out', out, '--json'], env);
+  assert.equal(result.code, 0, result.stderr);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+    features: { nearest_by_gradient: boolean };
+    anchor_sets: { name: string; source: string; anchors: number; anchor_requests: { row: number; request: string }[] }[];
+  };
+  assert.equal(summary.features.nearest_by_gradient, true);
+  const rows = (await duckRows(`select * from read_parquet('${join(out, 'scores.parquet')}')`)) as Record<string, unknown>[];
+  assert.ok(rows.length > 0);
+  for (const set of summary.anchor_sets) {
+    // The summary names every anchor by its file row and request, as the files have them.
+    const fileRequests = readFileSync(set.source, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { messages: { role: string; content: string }[] }).messages[0]!.content);
+    assert.deepEqual(set.anchor_requests.map((a) => a.row), fileRequests.map((_, i) => i));
+    set.anchor_requests.forEach((a) => assert.ok(fileRequests[a.row]!.startsWith(a.request.replace(/…$/, '')), a.request));
+    for (const r of rows) {
+      const byRep = Number(r[`near_rep_${set.name}`]);
+      const byGrad = Number(r[`near_grad_${set.name}`]);
+      assert.ok(byRep >= 0 && byRep < set.anchors && byGrad >= 0 && byGrad < set.anchors, `${set.name}: ${byRep}, ${byGrad}`);
+      // Top-1 representation score is the nearest anchor's cosine; the gradient target is the mean
+      // of the anchors' unit gradients, so its dot is at most the nearest anchor's.
+      assert.ok(Math.abs(Number(r[`near_rep_${set.name}_cos`]) - Number(r[`rep_${set.name}`])) < 1e-12);
+      assert.ok(Number(r[`near_grad_${set.name}_dot`]) >= Number(r[`grad_${set.name}`]) - 1e-12);
+    }
+  }
+  for (const r of rows) {
+    assert.ok(Number(r.response_tokens) > 0 && Number(r.response_tokens) < Number(r.tokens), `${String(r.response_tokens)} of ${String(r.tokens)}`);
+  }
+  // The demo corpus's numbered lists are tagged (rows 0 and 1: a numbered and a bulleted list).
+  const byRow = new Map(rows.map((r) => [Number(r.row), r]));
+  assert.equal(byRow.get(0)!.tag_numbered_list, true);
+  assert.equal(byRow.get(1)!.tag_bullet_list, true);
+  assert.equal(byRow.get(1)!.tag_numbered_list, false);
+});
+
 test('bad options exit with code 2 and name the option; a missing model exits with code 3', async () => {
   const badProj = await runCli(['audit', '--proj', 'kron:big', '--out', tempDir('bad-proj')], env);
   assert.equal(badProj.code, 2);

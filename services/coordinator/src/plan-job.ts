@@ -169,6 +169,7 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
       featureInfo: opened.model.info,
       specs,
       anchorCounts: anchors.counts,
+      anchorSets: anchors.sets,
       inputs: [],
       errors: 0,
       topCount: 0,

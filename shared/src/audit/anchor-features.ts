@@ -9,6 +9,9 @@ import type { AnchorSetSpec, AnchorSetVectors } from '../scoring/anchor-sets.ts'
 import { featurizeWithCache } from '../feature-cache/cached-featurize.ts';
 import { renderDigest } from '../feature-cache/render-digest.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
+import { toMessages } from '../prompt/chat-template.ts';
+import { lastExchange } from '../prompt/last-exchange.ts';
+import { preview } from './score-table.ts';
 
 export interface AnchorFeatures {
   representation: AnchorSetVectors[];
@@ -28,6 +31,13 @@ export interface AnchorSetReport {
   records: number;
   used: number;
   rejected: number;
+  /** Each usable anchor's file row and request (previewed): what "nearest anchor" columns point at. */
+  anchors: AnchorPreview[];
+}
+
+export interface AnchorPreview {
+  row: number;
+  request: string;
 }
 
 export interface AnchorFeatureOptions {
@@ -81,16 +91,18 @@ export async function computeAnchorFeatures(
     );
     const usable = rendered.flatMap(({ i, texts }, n) => {
       const tokenized = encoded[n]!;
-      if (!(tokenized instanceof SafesiftError)) return [{ id: examples[i]!.id, digest: renderDigest(texts), tokenized }];
+      if (!(tokenized instanceof SafesiftError)) return [{ id: examples[i]!.id, digest: renderDigest(texts), tokenized, example: examples[i]! }];
       report(i, tokenized);
       return [];
     });
     checkAnchorCount(spec, records, usable.length, rejected, options.minAnchors);
     const features = await featurizeWithCache(model, usable, options.batch, options.featureCache);
-    result.representation.push({ spec, vectors: features.map((f) => f.representation) });
-    result.gradient.push({ spec, vectors: features.map((f) => f.gradient) });
+    const rows = usable.map((u) => u.example.row);
+    result.representation.push({ spec, vectors: features.map((f) => f.representation), rows });
+    result.gradient.push({ spec, vectors: features.map((f) => f.gradient), rows });
     result.counts.push(usable.length);
-    result.sets.push({ name: spec.name, source: spec.source, records, used: usable.length, rejected: records - usable.length });
+    const anchors = usable.map(({ example }) => ({ row: example.row, request: preview(lastExchange(toMessages(example.content)).user) }));
+    result.sets.push({ name: spec.name, source: spec.source, records, used: usable.length, rejected: records - usable.length, anchors });
   }
   await options.featureCache?.flush();
   return result;

@@ -9,6 +9,7 @@ import type { RunDiff } from '../feature-cache/run-history.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { writeJsonAtomic } from '../output/atomic-json.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
+import { nearestAnchorsFit } from '../scoring/gradient-score.ts';
 import type { ResolvedAuditOptions } from './audit-options.ts';
 import { peakRssBytes } from './peak-memory.ts';
 import { SAFESIFT_VERSION } from './version.ts';
@@ -52,7 +53,7 @@ export interface SummaryParts {
   cache?: CacheSummary;
   diff?: RunDiff | null;
   /** Records read, used and rejected per anchor set (local audits and the coordinator). */
-  anchorSets?: readonly { records: number; used: number; rejected: number }[];
+  anchorSets?: readonly { records: number; used: number; rejected: number; anchors?: readonly { row: number; request: string }[] }[];
   /** Things the user should know that did not stop the run (also printed by the CLI). */
   warnings?: readonly string[];
   /** How features were computed here (the coordinator's for a cluster job: each worker plans its own). */
@@ -108,12 +109,21 @@ export function buildSummary(p: SummaryParts) {
       // Where each parameter's block sits in the gradient feature: needed to compare runs and workers.
       blocks: gradientLayout(probedParams(c, p.options.probes), projection),
       gradient_dim: p.featureInfo.gradientDim,
+      // Whether the near_grad_<set> columns are filled (the anchors' gradients fit the memory budget).
+      nearest_by_gradient: nearestAnchorsFit(p.specs.length, p.anchorCounts.reduce((a, b) => a + b, 0), p.featureInfo.gradientDim),
       representation_dim: p.featureInfo.representationDim,
     },
     ranking: { method: p.options.method, column: p.options.method === 'grad' ? 'grad_score' : 'rep_score', k: p.options.k, bottom_k: p.options.bottomK },
     anchor_sets: p.specs.map((s, i) => {
       const read = p.anchorSets?.[i];
-      return { ...s, anchors: p.anchorCounts[i] ?? 0, ...(read ? { records: read.records, rejected: read.rejected } : {}), columns: [`rep_${s.name}`, `grad_${s.name}`] };
+      return {
+        ...s,
+        anchors: p.anchorCounts[i] ?? 0,
+        ...(read ? { records: read.records, rejected: read.rejected } : {}),
+        columns: [`rep_${s.name}`, `grad_${s.name}`],
+        // What the near_rep_<set> / near_grad_<set> columns point at: file row → request.
+        ...(read?.anchors ? { anchor_requests: read.anchors } : {}),
+      };
     }),
     // Bi-directional anchoring needs a safe set; without one the score is similarity to harmful anchors only.
     bidirectional: p.specs.some((s) => s.role === 'safe'),

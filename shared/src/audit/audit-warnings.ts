@@ -1,4 +1,5 @@
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
+import { NEAREST_ANCHOR_BUDGET_BYTES, nearestAnchorsFit } from '../scoring/gradient-score.ts';
 import type { AnchorSetReport } from './anchor-features.ts';
 import type { AuditOptions } from './audit-options.ts';
 import type { InputCounts } from './audit-summary.ts';
@@ -8,13 +9,15 @@ export interface WarningFacts {
   specs: readonly AnchorSetSpec[];
   anchors: readonly AnchorSetReport[];
   inputs: readonly InputCounts[];
+  /** Dims of a gradient feature: whether the nearest anchor by gradient fits its memory budget. */
+  gradientDim?: number;
 }
 
 /**
  * What a user should know about a run that did not stop it, one line each: summary.json's
  * `warnings`, printed by the CLI too.
  */
-export function auditWarnings({ options, specs, anchors, inputs }: WarningFacts): string[] {
+export function auditWarnings({ options, specs, anchors, inputs, gradientDim }: WarningFacts): string[] {
   const warnings: string[] = [];
   if (!specs.some((s) => s.role === 'safe')) {
     warnings.push('no safe anchors (--safe): scores are similarity to the harmful anchors only, not bi-directional anchoring, which also subtracts similarity to refusals');
@@ -27,6 +30,11 @@ export function auditWarnings({ options, specs, anchors, inputs }: WarningFacts)
   if (truncated > 0) {
     const share = ((100 * truncated) / scored).toFixed(1);
     warnings.push(`${truncated} of ${scored} scored examples (${share}%) were longer than --max-tokens ${options.maxTokens} and were cut: their features cover only the first ${options.maxTokens} tokens (raise --max-tokens to score them whole)`);
+  }
+  const anchorCount = anchors.reduce((n, a) => n + a.used, 0);
+  if (gradientDim !== undefined && !nearestAnchorsFit(specs.length, anchorCount, gradientDim)) {
+    const mib = Math.ceil(((specs.length + anchorCount) * gradientDim * 8) / 2 ** 20);
+    warnings.push(`near_grad_* columns left empty: the ${anchorCount} anchors' ${gradientDim}-dim gradients would take ${mib} MiB (budget ${NEAREST_ANCHOR_BUDGET_BYTES / 2 ** 20} MiB); --proj-dim 8192 makes them fit`);
   }
   return warnings;
 }

@@ -202,7 +202,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       topCount: top.size,
       timings: { ...timings, totalMs: performance.now() - started },
       outputs,
-      warnings: auditWarnings({ options, specs, anchors: anchors.sets, inputs: inputList }),
+      warnings: auditWarnings({ options, specs, anchors: anchors.sets, inputs: inputList, gradientDim: model.info.gradientDim }),
       ...(cache ? { cache: cache.summary(), diff: diff ?? null } : {}),
       execution: { plan: opened.plan, memory: opened.memory },
     });

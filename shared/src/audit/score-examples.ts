@@ -64,7 +64,8 @@ export async function scoreExamples(window: readonly Example[], ctx: ScoringCont
     const f = features[i]!;
     const rep = ctx.repScorer.score(f.representation);
     const grad = ctx.gradScorer.scoreProjection(f.projection);
-    result.rows.push(scoreRow({ example, tokens: f.tokens, truncated: f.truncated, loss: f.loss, rep, grad }, ctx.specs));
+    const gradNearest = ctx.gradScorer.nearest(f.projection);
+    result.rows.push(scoreRow({ example, tokens: f.tokens, truncated: f.truncated, responseTokens: f.labels, loss: f.loss, rep, grad, gradNearest }, ctx.specs));
     result.entries.push(rankedEntry(example, rep.score, grad.score, ctx.method));
     result.examples.push(example);
   });

@@ -2,7 +2,7 @@ import type { Example } from '../corpus/example.ts';
 import { FORMAT_TAG_DESCRIPTIONS, FORMAT_TAGS, formatTagsOf, responseText } from '../corpus/format-tags.ts';
 import type { ColumnSpec, Row } from '../output/parquet-table-writer.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
-import type { GradientScore } from '../scoring/gradient-score.ts';
+import type { GradientScore, NearestByGradient } from '../scoring/gradient-score.ts';
 import type { RankedEntry } from '../scoring/ranked-entry.ts';
 import type { RepresentationScore } from '../scoring/representation-score.ts';
 
@@ -11,9 +11,12 @@ export interface ScoredExample {
   example: Example;
   tokens: number;
   truncated: boolean;
+  /** Response tokens the loss is on (null: a cache hit from before they were kept). */
+  responseTokens: number | null;
   loss: number;
   rep: RepresentationScore;
   grad: GradientScore;
+  gradNearest: NearestByGradient;
 }
 
 /** Columns of scores.parquet: fixed ones, then `rep_<set>` and `grad_<set>` per anchor set. */
@@ -24,6 +27,7 @@ export function scoreColumns(sets: readonly AnchorSetSpec[]): ColumnSpec[] {
     { name: 'row', type: 'int64', description: '0-based record index in its file' },
     { name: 'tokens', type: 'int32', description: 'tokens after truncation' },
     { name: 'truncated', type: 'bool', description: 'cut at --max-tokens' },
+    { name: 'response_tokens', type: 'int32', nullable: true, description: 'response tokens the loss is on, after truncation' },
     { name: 'loss', type: 'float64', description: 'mean response cross-entropy' },
     { name: 'rep_harmful', type: 'float64', description: 'mean top-n cosine to the pooled harmful anchors' },
     { name: 'rep_safe', type: 'float64', nullable: true, description: 'mean top-n cosine to the pooled safe anchors' },
@@ -32,6 +36,12 @@ export function scoreColumns(sets: readonly AnchorSetSpec[]): ColumnSpec[] {
     { name: 'grad_score', type: 'float64', description: 'Σ over all sets of weight × dot(ĝ, target) (bi-directional)' },
     ...sets.map((s): ColumnSpec => ({ name: `rep_${s.name}`, type: 'float64', description: `mean top-n cosine to set ${s.name} (${s.source})` })),
     ...sets.map((s): ColumnSpec => ({ name: `grad_${s.name}`, type: 'float64', description: `dot(ĝ, target of ${s.name}) (${s.source}), unweighted` })),
+    ...sets.flatMap((s): ColumnSpec[] => [
+      { name: `near_rep_${s.name}`, type: 'int64', nullable: true, description: `row in ${s.source} of the anchor most similar by representation cosine` },
+      { name: `near_rep_${s.name}_cos`, type: 'float64', nullable: true, description: 'that cosine' },
+      { name: `near_grad_${s.name}`, type: 'int64', nullable: true, description: `row in ${s.source} of the anchor whose own normalised gradient has the largest dot with ĝ (empty when the anchors' gradients exceed the memory budget)` },
+      { name: `near_grad_${s.name}_dot`, type: 'float64', nullable: true, description: 'that dot' },
+    ]),
     ...FORMAT_TAGS.map((t): ColumnSpec => ({ name: `tag_${t}`, type: 'bool', description: `format tag of the response: ${FORMAT_TAG_DESCRIPTIONS[t]}` })),
   ];
 }
@@ -44,6 +54,7 @@ export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[]):
     row: example.row,
     tokens: scored.tokens,
     truncated: scored.truncated,
+    response_tokens: scored.responseTokens,
     loss: scored.loss,
     rep_harmful: rep.harmful,
     rep_safe: rep.safe,
@@ -54,6 +65,14 @@ export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[]):
   sets.forEach((s, i) => {
     row[`rep_${s.name}`] = rep.perSet[i]!;
     row[`grad_${s.name}`] = grad.perSet[i]!;
+  });
+  sets.forEach((s, i) => {
+    const byRep = rep.nearest[i] ?? null;
+    const byGrad = scored.gradNearest[i] ?? null;
+    row[`near_rep_${s.name}`] = byRep?.row ?? null;
+    row[`near_rep_${s.name}_cos`] = byRep?.value ?? null;
+    row[`near_grad_${s.name}`] = byGrad?.row ?? null;
+    row[`near_grad_${s.name}_dot`] = byGrad?.value ?? null;
   });
   const tags = formatTagsOf(responseText(example.content));
   for (const t of FORMAT_TAGS) row[`tag_${t}`] = tags[t];

@@ -29,7 +29,7 @@ const specSchema = z.strictObject({
   weight: z.custom<number>((v) => typeof v === 'number', { message: 'expected a number' }),
   source: z.string(),
 });
-const setSchema = z.strictObject({ spec: specSchema, lengths: z.array(z.number().int().min(0)) });
+const setSchema = z.strictObject({ spec: specSchema, lengths: z.array(z.number().int().min(0)), rows: z.array(z.number().int().min(0)).optional() });
 const headerSchema = z.strictObject({
   representation: z.array(setSchema),
   gradient: z.array(setSchema),
@@ -44,6 +44,7 @@ export function encodeAnchorFeatures(features: AnchorFeatures): Uint8Array {
   const describe = (s: AnchorSetVectors) => ({
     spec: { name: s.spec.name, role: s.spec.role, weight: s.spec.weight, source: s.spec.source },
     lengths: s.vectors.map((v) => v.length),
+    ...(s.rows ? { rows: [...s.rows] } : {}),
   });
   let floats = 0;
   for (const s of sets) for (const v of s.vectors) floats += v.length;
@@ -95,18 +96,21 @@ export function decodeAnchorFeatures(bytes: Uint8Array): AnchorFeatures {
   const data = bytes.subarray(dataOffset);
   const declared = [...header.representation, ...header.gradient].reduce((n, s) => n + s.lengths.reduce((a, b) => a + b, 0), 0);
   if (declared !== header.floats) throw corrupt(`vector lengths add up to ${declared} floats, the header says ${header.floats}`);
+  const badRows = [...header.representation, ...header.gradient].find((s) => s.rows !== undefined && s.rows.length !== s.lengths.length);
+  if (badRows) throw corrupt(`set ${badRows.spec.name} has ${badRows.rows!.length} anchor rows for ${badRows.lengths.length} vectors`);
 
   const aligned = (data.byteOffset & 3) === 0;
   const all = aligned ? new Float32Array(data.buffer, data.byteOffset, header.floats) : new Float32Array(data.slice().buffer);
   let at = 0;
   const toSets = (sets: Header['representation']): AnchorSetVectors[] =>
-    sets.map(({ spec, lengths }) => ({
+    sets.map(({ spec, lengths, rows }) => ({
       spec,
       vectors: lengths.map((n) => {
         const v = all.subarray(at, at + n);
         at += n;
         return v;
       }),
+      ...(rows ? { rows } : {}),
     }));
   const representation = toSets(header.representation);
   const gradient = toSets(header.gradient);

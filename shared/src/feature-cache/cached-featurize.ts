@@ -35,6 +35,8 @@ export interface ProjectedFeatures {
   /** Tokens the model saw and whether the example was truncated (from the cache for hits). */
   tokens: number;
   truncated: boolean;
+  /** Response tokens the loss is on; null for a hit cached before they were kept. */
+  labels: number | null;
 }
 
 /**
@@ -70,12 +72,13 @@ export async function featurizeProjected(
   control: FeaturizeControl = {},
 ): Promise<ProjectedFeatures[]> {
   const resolved = await resolveFeatures(model, requests, batch, cache, projector, tokenizeLate, control);
-  return resolved.map(({ features: { loss, representation, gradient, projection }, tokens, truncated }) => ({
+  return resolved.map(({ features: { loss, representation, gradient, projection }, tokens, truncated, labels }) => ({
     loss,
     representation,
     projection: projection?.target === projector.target ? projection.values : projector.project(gradient!),
     tokens,
     truncated,
+    labels,
   }));
 }
 
@@ -84,6 +87,7 @@ interface Resolved {
   features: CachedFeatures;
   tokens: number;
   truncated: boolean;
+  labels: number | null;
 }
 
 const noLateTokens: LateTokenizer = (positions) =>
@@ -102,7 +106,7 @@ async function resolveFeatures(
   if (cache === undefined) {
     const tokenized = await tokensOf(requests, requests.map((_, i) => i), tokenizeLate);
     const computed = await featurizeInBatches(model, tokenized, batch, control);
-    return computed.map((f, i) => ({ features: { ...f, projection: null }, tokens: tokenized[i]!.ids.length, truncated: tokenized[i]!.truncated }));
+    return computed.map((f, i) => ({ features: { ...f, projection: null }, tokens: tokenized[i]!.ids.length, truncated: tokenized[i]!.truncated, labels: tokenized[i]!.labelCount }));
   }
   const keyOf = (i: number) => `${requests[i]!.id}\u0000${requests[i]!.digest}`;
   // First position of each distinct (id, digest); the others reuse its result.
@@ -131,18 +135,19 @@ async function resolveFeatures(
   const byPosition = new Map<number, Resolved>();
   cached.forEach((i, c) => {
     const hit = found[c];
-    if (hit) byPosition.set(i, { features: hit.features, tokens: hit.tokens, truncated: hit.truncated });
+    if (hit) byPosition.set(i, { features: hit.features, tokens: hit.tokens, truncated: hit.truncated, labels: hit.labels });
   });
   const entries = recomputed.map((i, m): NewCacheEntry => {
     const features = computed[m]!;
     const tokens = tokenized[m]!;
     const projection = projector === undefined ? undefined : { target: projector.target, values: projector.project(features.gradient) };
-    byPosition.set(i, { features: { ...features, projection: projection ?? null }, tokens: tokens.ids.length, truncated: tokens.truncated });
+    byPosition.set(i, { features: { ...features, projection: projection ?? null }, tokens: tokens.ids.length, truncated: tokens.truncated, labels: tokens.labelCount });
     return {
       id: requests[i]!.id,
       digest: requests[i]!.digest,
       tokens: tokens.ids.length,
       truncated: tokens.truncated,
+      labels: tokens.labelCount,
       features,
       ...(projection ? { projection } : {}),
     };

@@ -138,7 +138,7 @@ export class FeatureCache {
     ids.forEach((id, i) => {
       const pending = this.pending.get(id);
       if (pending && wanted(i, pending.digest)) {
-        out[i] = { ...pending, features: { ...pending.features, projection: pending.projection ?? null } };
+        out[i] = { ...pending, labels: pending.labels ?? null, features: { ...pending.features, projection: pending.projection ?? null } };
         return;
       }
       const at = this.located.get(id);

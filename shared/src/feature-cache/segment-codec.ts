@@ -49,6 +49,8 @@ export interface CacheEntry {
   digest: string;
   tokens: number;
   truncated: boolean;
+  /** Response (label) tokens after truncation; null for entries written before it was kept. */
+  labels: number | null;
   features: CachedFeatures;
 }
 
@@ -58,6 +60,7 @@ export interface NewCacheEntry {
   digest: string;
   tokens: number;
   truncated: boolean;
+  labels?: number;
   features: ExampleFeatures;
   projection?: GradientProjection;
 }
@@ -72,6 +75,8 @@ const headerSchema = z.strictObject({
   ids: z.array(z.string()),
   digests: z.array(z.string()),
   projection: z.strictObject({ target: z.string(), width: z.number().int().min(1) }).nullable(),
+  // Response token counts, in the JSON header so segments written before them still read.
+  labels: z.array(z.number().int().min(0)).optional(),
 });
 type Header = z.infer<typeof headerSchema>;
 
@@ -121,7 +126,8 @@ export function encodeSegment(entries: readonly NewCacheEntry[]): Uint8Array {
     }
   }
   const projection = sharedProjection(entries);
-  const header: Header = { count: entries.length, representationDim, gradientDim, ids: entries.map((e) => e.id), digests: entries.map((e) => e.digest), projection };
+  const labels = entries.every((e) => e.labels !== undefined) ? entries.map((e) => e.labels!) : undefined;
+  const header: Header = { count: entries.length, representationDim, gradientDim, ids: entries.map((e) => e.id), digests: entries.map((e) => e.digest), projection, ...(labels ? { labels } : {}) };
   const headerBytes = Buffer.from(JSON.stringify(header));
   const at = columnOffsets(headerBytes.length, header);
   const out = new Uint8Array(at.end);
@@ -191,7 +197,9 @@ export function decodeSegmentHead(input: Uint8Array, name = 'segment'): SegmentH
     throw corrupt('bad header');
   }
   const { count, representationDim: r, gradientDim: g } = header;
-  if (header.ids.length !== count || header.digests.length !== count) throw corrupt('ids or digests do not match the count');
+  if (header.ids.length !== count || header.digests.length !== count || (header.labels !== undefined && header.labels.length !== count)) {
+    throw corrupt('ids, digests or labels do not match the count');
+  }
   const at = columnOffsets(headerLength, header);
   if (at.gradient !== headLength) throw corrupt(`head of ${headLength} bytes, expected ${at.gradient}`);
   const width = header.projection?.width ?? 0;
@@ -217,6 +225,7 @@ export function decodeSegmentHead(input: Uint8Array, name = 'segment'): SegmentH
         digest: header.digests[i]!,
         tokens: tokens[i]!,
         truncated: truncated[i] === 1,
+        labels: header.labels?.[i] ?? null,
         features: {
           loss: loss[i]!,
           representation: representation.subarray(i * r, (i + 1) * r),

@@ -12,6 +12,13 @@ export interface AnchorSetSpec {
 export interface AnchorSetVectors {
   spec: AnchorSetSpec;
   vectors: readonly Float32Array[];
+  /** Row in the anchor file of each vector (rejected anchors leave gaps); default 0, 1, 2, … */
+  rows?: readonly number[];
+}
+
+/** The file row of anchor `i` of a set. */
+export function anchorRow(set: AnchorSetVectors, i: number): number {
+  return set.rows?.[i] ?? i;
 }
 
 /**

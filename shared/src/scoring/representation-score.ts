@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import { checkAnchorSets, type AnchorSetVectors } from './anchor-sets.ts';
+import { anchorRow, checkAnchorSets, type AnchorSetVectors } from './anchor-sets.ts';
 import { dotRows, isUsableNorm, l2norm, paddedRows } from './vector-math.ts';
 
 export interface RepresentationScore {
@@ -11,6 +11,28 @@ export interface RepresentationScore {
   safe: number | null;
   /** harmful - safe (bi-directional), or harmful when there are no safe sets. */
   score: number;
+  /** Per set, its most similar anchor (file row) and that cosine; null when r has no direction. */
+  nearest: (NearestAnchor | null)[];
+}
+
+/** An anchor an example is closest to, by its row in the anchor file. */
+export interface NearestAnchor {
+  row: number;
+  value: number;
+}
+
+/** The largest of values[start, end) and its offset from start; null when all are NaN. */
+export function argmax(values: ArrayLike<number>, start: number, end: number): { index: number; value: number } | null {
+  let best = -1;
+  let value = -Infinity;
+  for (let i = start; i < end; i++) {
+    const v = values[i]!;
+    if (v > value) {
+      value = v;
+      best = i;
+    }
+  }
+  return best < 0 ? null : { index: best - start, value };
 }
 
 export interface RepresentationScorerOptions {
@@ -37,6 +59,8 @@ export class RepresentationScorer {
   private readonly anchorCount: number;
   /** Anchor index ranges [start, end) per set. */
   private readonly ranges: ReadonlyArray<readonly [number, number]>;
+  /** File row of each anchor, per set. */
+  private readonly rows: readonly (readonly number[])[];
   private readonly harmfulIdx: number[] = [];
   private readonly safeIdx: number[] = [];
 
@@ -46,6 +70,7 @@ export class RepresentationScorer {
     this.topN = topN;
     this.dim = checkAnchorSets(sets, 'representation score');
     this.setNames = sets.map((s) => s.spec.name);
+    this.rows = sets.map((s) => s.vectors.map((_, i) => anchorRow(s, i)));
     this.anchorCount = sets.reduce((n, s) => n + s.vectors.length, 0);
     this.anchors = paddedRows(this.anchorCount, this.dim);
     const ranges: Array<readonly [number, number]> = [];
@@ -83,6 +108,10 @@ export class RepresentationScorer {
     const perSet = this.ranges.map(([s, e]) => meanTopN(sims.subarray(s, e), this.topN));
     const harmful = meanTopN(this.harmfulIdx.map((i) => sims[i]!), this.topN);
     const safe = this.safeIdx.length > 0 ? meanTopN(this.safeIdx.map((i) => sims[i]!), this.topN) : null;
-    return { perSet, harmful, safe, score: safe === null ? harmful : harmful - safe };
+    const nearest = this.ranges.map(([s, e], set) => {
+      const best = argmax(sims, s, e);
+      return best === null ? null : { row: this.rows[set]![best.index]!, value: best.value };
+    });
+    return { perSet, harmful, safe, score: safe === null ? harmful : harmful - safe, nearest };
   }
 }

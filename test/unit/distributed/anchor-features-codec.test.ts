@@ -12,7 +12,8 @@ function randomFeatures(r: Rand, maxDim = 300): AnchorFeatures {
   const gradDim = int(r, 1, maxDim * 4);
   const counts = specs.map(() => int(r, 0, 6));
   return {
-    representation: specs.map((spec, i) => ({ spec, vectors: Array.from({ length: counts[i]! }, () => randomBitsVector(r, repDim)) })),
+    // Anchor file rows on some sets (rejected anchors leave gaps), none on others.
+    representation: specs.map((spec, i) => ({ spec, vectors: Array.from({ length: counts[i]! }, () => randomBitsVector(r, repDim)), ...(i % 2 === 0 ? { rows: Array.from({ length: counts[i]! }, (_, j) => 3 * j + i) } : {}) })),
     gradient: specs.map((spec, i) => ({ spec, vectors: Array.from({ length: counts[i]! }, () => randomBitsVector(r, gradDim)) })),
     counts,
   };
@@ -28,6 +29,7 @@ function assertBitExact(actual: AnchorFeatures, expected: AnchorFeatures, what: 
     expected[kind].forEach((set, i) => {
       const got = actual[kind][i]!;
       assert.deepStrictEqual(got.spec, set.spec, what);
+      assert.deepStrictEqual(got.rows, set.rows, `${what}: anchor rows`);
       assert.equal(got.vectors.length, set.vectors.length, what);
       set.vectors.forEach((v, j) => {
         assert.ok(got.vectors[j] instanceof Float32Array, what);

@@ -73,3 +73,12 @@ test('a segment stores projections only when every entry has one onto the same t
     entries.forEach((e, i) => assertSameEntry(decoded.entry(i), { ...e, projection: undefined }));
   }
 });
+
+test('response token counts round-trip; a segment where an entry lacks one (an older writer) gives null for all', () => {
+  const entries = Array.from({ length: 4 }, (_, i) => ({ ...randomEntry(`id-${i}`, 5, 7), labels: 3 * i + 1 }));
+  const decoded = decodeSegment(encodeSegment(entries));
+  assert.deepEqual([0, 1, 2, 3].map((i) => decoded.entry(i).labels), [1, 4, 7, 10]);
+  const { labels: _dropped, ...older } = entries[2]!;
+  const mixed = decodeSegment(encodeSegment([entries[0]!, older]));
+  assert.deepEqual([mixed.entry(0).labels, mixed.entry(1).labels], [null, null]);
+});

@@ -120,7 +120,7 @@ test('a score is a function of the projection alone, and the target name follows
   const scorer = new GradientScorer(sets);
   const g = randomVector(rand, dim);
   const projection = scorer.project(g);
-  assert.equal(projection.length, 1 + specs.length);
+  assert.equal(projection.length, 1 + specs.length + 9, '|g|², one dot per target, one per anchor');
   assert.deepEqual(scorer.scoreProjection(projection), scorer.score(g));
   assert.equal(new GradientScorer(sets).target, scorer.target);
   const moved = sets.map((s, i) => (i === 2 ? { ...s, vectors: [...s.vectors.slice(1), randomVector(rand, dim)] } : s));
@@ -128,4 +128,38 @@ test('a score is a function of the projection alone, and the target name follows
   // Weights apply after the projection: reweighting keeps the target (and so the cached projections).
   assert.equal(new GradientScorer(sets.map((s) => ({ ...s, spec: { ...s.spec, weight: s.spec.weight * 2 } }))).target, scorer.target);
   assert.throws(() => scorer.scoreProjection(projection.subarray(1)), RangeError);
+});
+
+test('nearest anchor by gradient: the anchor whose own normalised gradient has the largest dot with ĝ, by file row; scores unchanged', () => {
+  const rand = rng(5);
+  const dim = 33;
+  const specs = nameAnchorSets(['h.jsonl'], ['s1.jsonl']);
+  const sets = specs.map((spec, s) => ({ spec, vectors: Array.from({ length: 4 + s }, () => randomVector(rand, dim)), rows: Array.from({ length: 4 + s }, (_, i) => 10 * s + 2 * i) }));
+  const withAnchors = new GradientScorer(sets);
+  const targetsOnly = new GradientScorer(sets, { nearestAnchorBudgetBytes: 0 });
+  assert.equal(withAnchors.anchorCount, 9);
+  assert.equal(targetsOnly.anchorCount, 0);
+  assert.notEqual(withAnchors.target, targetsOnly.target, 'projections of different width are never mixed up in the cache');
+  const unit = (x: Float32Array) => {
+    const n = Math.sqrt(x.reduce((s, y) => s + y * y, 0));
+    return Array.from(x, (y) => y / n);
+  };
+  for (let trial = 0; trial < 20; trial++) {
+    const g = randomVector(rand, dim);
+    const gu = unit(g);
+    const projection = withAnchors.project(g);
+    assert.equal(projection.length, 1 + 2 + 9);
+    const a = withAnchors.scoreProjection(projection);
+    const b = targetsOnly.score(g);
+    a.perSet.forEach((x, i) => assertClose(x, b.perSet[i]!, 1e-12));
+    const nearest = withAnchors.nearest(projection);
+    sets.forEach((set, s) => {
+      const dots = set.vectors.map((anchor) => unit(anchor).reduce((acc, y, j) => acc + y * gu[j]!, 0));
+      const best = dots.indexOf(Math.max(...dots));
+      assert.equal(nearest[s]!.row, set.rows[best]);
+      assertClose(nearest[s]!.value, dots[best]!, 1e-9);
+    });
+    assert.deepEqual(targetsOnly.nearest(targetsOnly.project(g)), [null, null]);
+  }
+  assert.throws(() => withAnchors.scoreProjection(new Float64Array(3)), RangeError);
 });

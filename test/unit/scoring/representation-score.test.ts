@@ -116,3 +116,24 @@ test('invalid inputs are rejected', () => {
   assert.throws(() => new RepresentationScorer([{ spec: h!, vectors: [v(1, 0), v(1, 0, 0)] }]), ConfigError);
   assert.throws(() => new RepresentationScorer(handSets()).score(v(1, 2, 3)), RangeError);
 });
+
+test('nearest anchor per set: the file row of the most similar anchor (rows skip rejected anchors) and its cosine', () => {
+  const [h, s1, s2] = nameAnchorSets(['h.jsonl'], ['s1.jsonl', 's2.jsonl']);
+  const sets: AnchorSetVectors[] = [
+    // Rows 0 and 3 of h.jsonl (1 and 2 were rejected).
+    { spec: h!, vectors: [v(1, 0), v(0, 1)], rows: [0, 3] },
+    { spec: s1!, vectors: [v(1, 1)] },
+    { spec: s2!, vectors: [v(-1, 0), v(0, -1)], rows: [5, 9] },
+  ];
+  const scorer = new RepresentationScorer(sets);
+  const { nearest } = scorer.score(v(3, 4));
+  assert.deepEqual(nearest.map((n) => n?.row), [3, 0, 5]);
+  assertClose(nearest[0]!.value, 0.8, 1e-7);
+  assertClose(nearest[1]!.value, 7 / (5 * Math.SQRT2), 1e-7);
+  assertClose(nearest[2]!.value, -0.6, 1e-7);
+  // With top-2 the per-set score is a mean, the nearest anchor still the single best.
+  const two = new RepresentationScorer(sets, { topN: 2 }).score(v(3, 4));
+  assert.deepEqual(two.nearest.map((n) => n?.row), [3, 0, 5]);
+  // No direction: no nearest anchor.
+  assert.deepEqual(scorer.score(v(0, 0)).nearest, [null, null, null]);
+});
