@@ -6,6 +6,7 @@ import { jobCommands } from './cluster/job-commands.ts';
 import { serviceCommands } from './cluster/service-commands.ts';
 import { submitCommand } from './cluster/submit-command.ts';
 import { exitCodeFor, EXIT } from './exit-codes.ts';
+import { filterCommand } from './filter-command.ts';
 import { k8sCommand } from './k8s/k8s-command.ts';
 import { k8sLogsCommand } from './k8s/logs-command.ts';
 import { k8sStatusCommand } from './k8s/status-command.ts';
@@ -16,6 +17,7 @@ const program = new Command('safesift')
   .version(SAFESIFT_VERSION)
   .addCommand(auditCommand())
   .addCommand(cacheCommand())
+  .addCommand(filterCommand())
   .addCommand(submitCommand());
 for (const command of [...jobCommands(), ...serviceCommands()]) program.addCommand(command);
 program.addCommand(k8sCommand([k8sSubmitCommand(), k8sStatusCommand(), k8sLogsCommand()]));

@@ -91,7 +91,7 @@ class ArrayScanner {
         if (byte === CLOSE_BRACKET) {
           this.state = 'after'; // also accepts a trailing comma
         } else if (byte === COMMA) {
-          done.push({ row: this.row++, bytes: 0, ok: false, reason: 'empty array element' });
+          done.push({ row: this.row++, bytes: 0, ok: false, reason: 'empty array element', ...(this.options.keepRaw ? { raw: new Uint8Array(0) } : {}) });
         } else {
           this.state = 'element';
           elementStart = i;
@@ -132,10 +132,14 @@ class ArrayScanner {
   private finishElement(): RawRecord {
     const { maxRecordBytes } = this.options;
     const size = this.significant;
-    const record: RawRecord =
-      this.dropped || size > maxRecordBytes
-        ? { row: this.row, bytes: size, ok: false, reason: oversizeReason(size, maxRecordBytes) }
-        : parseJsonRecord(this.row, concatBytes(this.parts, this.length).subarray(0, size));
+    let record: RawRecord;
+    if (this.dropped || size > maxRecordBytes) {
+      record = { row: this.row, bytes: size, ok: false, reason: oversizeReason(size, maxRecordBytes) };
+    } else {
+      const bytes = concatBytes(this.parts, this.length).subarray(0, size);
+      record = parseJsonRecord(this.row, bytes);
+      if (this.options.keepRaw) record.raw = bytes;
+    }
     this.row++;
     this.parts = [];
     this.length = 0;

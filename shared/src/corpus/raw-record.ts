@@ -3,8 +3,10 @@
  * either a decoded value or the reason the record's bytes could not be decoded.
  * `bytes` is the record's size in the file (for Parquet, an estimate from its strings);
  * it bounds how much undetected-shape data may be held back (see read-corpus.ts).
+ * `raw`: the record's bytes as they are in the file, when the reader was asked to keep them
+ * (`keepRaw`; JSON arrays only) and the record was not too large to hold.
  */
-export type RawRecord = { row: number; bytes: number } & (
+export type RawRecord = { row: number; bytes: number; raw?: Uint8Array } & (
   | { ok: true; value: unknown }
   | { ok: false; reason: string }
 );
@@ -16,6 +18,8 @@ export interface ReaderOptions {
   /** The file as given by the user, for file-level InputErrors. */
   source: string;
   maxRecordBytes: number;
+  /** Hand each record's own bytes along (`raw`), e.g. to copy kept records unchanged (safesift filter). */
+  keepRaw?: boolean;
 }
 
 export function oversizeReason(bytes: number, limit: number): string {
