@@ -12,7 +12,7 @@ const MAY_IMPORT = {
   output: [],
   storage: ['corpus'],
   'feature-cache': ['features', 'graph', 'prompt', 'scoring', 'storage'],
-  audit: ['corpus', 'prompt', 'model', 'graph', 'features', 'scoring', 'output', 'storage', 'feature-cache'],
+  audit: ['corpus', 'prompt', 'model', 'graph', 'features', 'scoring', 'output', 'storage', 'feature-cache', 'report'],
   bus: [],
   distributed: ['audit', 'corpus', 'graph', 'output', 'scoring'],
   cluster: ['audit', 'bus', 'distributed', 'storage'],
@@ -21,6 +21,8 @@ const MAY_IMPORT = {
   k8s: ['distributed'],
   // safesift filter: reads an audit's outputs (local or cluster layout) and copies corpus files.
   filter: ['corpus', 'storage', 'output', 'scoring', 'cluster'],
+  // safesift report: reads an audit's outputs (local or cluster layout) and writes report.html beside them.
+  report: ['corpus', 'prompt', 'storage', 'feature-cache'],
 };
 
 const folderRules = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

@@ -22,9 +22,10 @@ import { measurePipelineOverhead, type PipelineOverheadResult } from './pipeline
 import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './preset-cost.ts';
 import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
+import { CAPPED_HEAP_MIB, measureReportScale } from './report-scale.ts';
 import { measureWeightCheck } from './weight-check.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check', 'report-scale'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Headings of reports written before the markers existed, so their text survives a partial run. */
 const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     presets: { type: 'string', default: DEFAULT_PRESETS },
     'preset-cost-examples': { type: 'string', default: '16' },
     'overhead-records': { type: 'string', default: '48' },
+    'report-rows': { type: 'string', default: '10000,1000000' },
   },
 });
 const only = new Set(args.only ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : SECTIONS);
@@ -339,6 +341,23 @@ For ${fmt(big.records / small.records, 0)}× the records, peak RSS grows ${growt
   }`;
 }
 
+/** report.html (issue 13): time and peak RSS against the score table's size, in fresh processes. */
+async function reportScaleSection(): Promise<string> {
+  const sizes = args['report-rows'].split(',').map((x) => count('report-rows', x.trim()));
+  const rows = await measureReportScale(sizes);
+  const body = table(
+    ['scored rows', 'score table (MB)', 'report (s)', 'peak RSS (MiB)', `report, ${CAPPED_HEAP_MIB} MiB heap (s)`, `peak RSS, ${CAPPED_HEAP_MIB} MiB heap (MiB)`, 'report.html (KB)'],
+    rows.map((r) => [r.rows.toLocaleString('en-US'), fmt(r.tableBytes / 1e6), fmt(r.seconds, 2), fmt(r.peakRssMiB, 0), fmt(r.cappedSeconds, 2), fmt(r.cappedPeakRssMiB, 0), fmt(r.pageBytes / 1e3, 0)]),
+  );
+  return `## report.html: time and memory against the score table's size
+
+${measured()}
+
+\`writeReport\` on synthetic audits (test/helpers/synthetic-audit.ts: scores.parquet in 65,536-row groups with two anchor sets, format tags and the nearest-anchor columns; a top-100), each in a fresh child process (bench/report-scale-child.ts), once with V8's default heap and once with the old space capped at ${CAPPED_HEAP_MIB} MiB: the capped run shows the live memory is bounded (one row group of a few columns, fixed bins, fixed-size reservoirs; shared/src/report/score-pass.ts), the default one what a process shows when V8 collects garbage late. The page is the same size at every corpus size: its charts come from fixed bins and samples.
+
+${body}`;
+}
+
 /** GPU execution (issue 10, Build 7): measured on a lent GPU machine, or a line saying there was none. */
 async function gpuSection(): Promise<string> {
   const gpu = gpuMemoryBytes(0);
@@ -371,6 +390,7 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'reducer-merge': reducerMergeSection,
   'cluster-memory': clusterMemorySection,
   'weight-check': weightCheckSection,
+  'report-scale': reportScaleSection,
 };
 
 const begin = (name: Section) => `<!-- section:${name} -->`;

@@ -150,6 +150,7 @@ function humanSummary(s: AuditSummary, out: string): string {
     ...(s.execution ? [`features: ${s.execution.notes.join('; ')}; estimated peak ${s.execution.estimated_peak}`] : []),
     ...(s.model.synthetic ? [`note: ${s.model.warning}`] : []),
     `ranked by ${s.ranking.column}; top ${s.counts.top_k} in ${out}/topk.parquet, all scores in ${out}/scores.parquet`,
+    ...(s.outputs.report ? [`report: ${out}/${s.outputs.report} (open it in a browser)`] : []),
     `${s.throughput.examples_per_s ?? '-'} examples/s, ${(s.timings_ms.total ?? 0) / 1000} s in all`,
     ...(s.cache ? [`feature cache ${s.cache.uri}: ${s.cache.hits} cached, ${s.cache.misses} computed (anchors: ${s.cache.anchor_hits} cached, ${s.cache.anchor_misses} computed)`] : []),
     ...(s.cache && s.cache.gradient_reads > 0 ? [`  gradients read back from ${s.cache.gradient_reads} cache segments: they were scored against other anchors`] : []),

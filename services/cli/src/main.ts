@@ -11,6 +11,7 @@ import { k8sCommand } from './k8s/k8s-command.ts';
 import { k8sLogsCommand } from './k8s/logs-command.ts';
 import { k8sStatusCommand } from './k8s/status-command.ts';
 import { k8sSubmitCommand } from './k8s/submit-command.ts';
+import { reportCommand } from './report-command.ts';
 
 const program = new Command('safesift')
   .description('Find benign-looking training data that breaks an aligned model\'s safety (He, Xia & Henderson, COLM 2024)')
@@ -21,6 +22,7 @@ const program = new Command('safesift')
   .addCommand(submitCommand());
 for (const command of [...jobCommands(), ...serviceCommands()]) program.addCommand(command);
 program.addCommand(k8sCommand([k8sSubmitCommand(), k8sStatusCommand(), k8sLogsCommand()]));
+program.addCommand(reportCommand());
 
 program.exitOverride();
 try {

@@ -1,4 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { writeReport } from '@safesift/core/report/write-report.ts';
+import { REPORT_FILE } from '@safesift/core/report/report-inputs.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -147,13 +149,21 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
       job: { id: job.id, name: job.spec.name, submitted_at: spec.submittedAt, finished_at: finishedAt.toISOString(), batches: plan.batches, batch_examples: job.spec.batchExamples, dead_letters: deadLetters },
       inputs: [...inputs.values()],
       counts: { records, scored, errors: errorLines.length, top_k: top.size, dead_letter_batches: deadLetters.length },
-      outputs: { ...relativeOutputs(out, outputs), score_parts: parts.map((k) => relative(out, k)) },
+      outputs: { ...relativeOutputs(out, outputs), report: REPORT_FILE, score_parts: parts.map((k) => relative(out, k)) } as Record<string, unknown>,
+      warnings: Array.isArray(base.warnings) ? (base.warnings as string[]) : [],
       timings_ms: { total: totalMs, reduce: Math.round(performance.now() - started) },
       throughput: { examples_per_s: totalMs > 0 ? Math.round((scored * 100_000) / totalMs) / 100 : null },
       peak_rss_mib: Math.round((peakRssBytes() / 2 ** 20) * 100) / 100,
       ...(cacheReport ? { cache: cacheReport, diff: diff ?? null } : {}),
       machine: { role: 'reducer', cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round((totalmem() / 2 ** 30) * 100) / 100, node: process.version },
     };
+    // report.html, a view of the other outputs: a failure leaves a warning, not a failed job.
+    try {
+      await writeReport({ store, prefix: out }, { summary, s3: options.s3 });
+    } catch (error) {
+      delete summary.outputs.report;
+      summary.warnings = [...summary.warnings, `report.html not written (${(error as Error).message}); \`safesift report ${job.id}\` writes it from these outputs`];
+    }
     // summary.json last: its presence says every other output is complete.
     await store.put(outputKeys.summary(out), `${JSON.stringify(summary, null, 2)}\n`);
     outputs.summary = outputKeys.summary(out);

@@ -175,7 +175,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     const writeStart = performance.now();
     await scores.close();
     scores = null;
-    const outputs: Record<string, string> = { scores: 'scores.parquet', errors: 'errors.jsonl', anchor_errors: 'anchor-errors.jsonl', topk: 'topk.parquet', summary: 'summary.json' };
+    const outputs: Record<string, string> = { scores: 'scores.parquet', errors: 'errors.jsonl', anchor_errors: 'anchor-errors.jsonl', topk: 'topk.parquet', report: 'report.html', summary: 'summary.json' };
     const ranked = top.sorted();
     await writeRanked(join(options.out, 'topk.parquet'), ranked);
     if (options.bottomK > 0) {
@@ -206,6 +206,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       ...(cache ? { cache: cache.summary(), diff: diff ?? null } : {}),
       execution: { plan: opened.plan, memory: opened.memory },
     });
+    await writeAuditReport(options.out, summary, s3);
     await writeSummary(join(options.out, 'summary.json'), summary);
     return summary;
   } catch (error) {
@@ -245,4 +246,19 @@ async function estimateTotal(options: AuditOptions): Promise<number | null> {
     total += options.limit === undefined ? count : Math.min(count, options.limit);
   }
   return total;
+}
+
+/**
+ * report.html beside the outputs, before summary.json (which says the run finished). The report
+ * is a view of the other outputs: if it fails, the audit does not; the summary says how to retry.
+ */
+async function writeAuditReport(out: string, summary: AuditSummary, s3: () => S3Client): Promise<void> {
+  try {
+    // Imported when needed: vega takes a fifth of a second to load.
+    const { writeReport } = await import('../report/write-report.ts');
+    await writeReport(out, { summary, s3 });
+  } catch (error) {
+    delete summary.outputs.report;
+    summary.warnings = [...summary.warnings, `report.html not written (${(error as Error).message}); \`safesift report ${out}\` writes it from these outputs`];
+  }
 }

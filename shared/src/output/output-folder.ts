@@ -2,8 +2,11 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputError } from '../errors.ts';
 
-/** What an audit writes into its folder; summary.json last, so its presence means "this run finished". */
-export const AUDIT_OUTPUTS = ['summary.json', 'topk.parquet', 'bottomk.parquet', 'scores.parquet', 'errors.jsonl', 'anchor-errors.jsonl'] as const;
+/**
+ * What an audit writes into its folder; summary.json last, so its presence means "this run
+ * finished". report.html (`safesift report`) is a view of the others, so it goes with them.
+ */
+export const AUDIT_OUTPUTS = ['summary.json', 'report.html', 'topk.parquet', 'bottomk.parquet', 'scores.parquet', 'errors.jsonl', 'anchor-errors.jsonl'] as const;
 
 /**
  * Makes `dir` ready for a new run before any work starts: it must be (or become) a writable folder,

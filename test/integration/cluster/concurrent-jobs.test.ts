@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DEMO_INPUTS } from '../../../shared/src/audit/demo-inputs.ts';
 import { ClusterHarness } from '../../helpers/cluster-harness.ts';
@@ -48,4 +49,28 @@ test('a small job submitted while a large one is being published completes long 
   assert.equal(smallDone.records.scored, 3);
   // Both jobs' anchor steps ran in this one coordinator, one after the other.
   assert.equal(coordinator.lines.filter((l) => l.msg === 'anchor features stored').length, 2);
+});
+
+test('the reducer writes report.html with the outputs, and `safesift report JOB-ID` writes the same page', async () => {
+  const c = cluster!;
+  const lines = readFileSync(DEMO_INPUTS.corpus, 'utf8').split('\n').filter((l) => l.trim() !== '').slice(0, 12);
+  const data = await c.uploadText(lines.join('\n') + '\n', 'data/report.jsonl');
+  const harmful = c.uri('anchors/harmful.jsonl');
+  const safe = c.uri('anchors/safe.jsonl');
+  const submitted = await c.cli(['submit', '--model', 'tiny', '--data', data, '--harmful', harmful, '--safe', safe, '--k', '5', '--out', c.uri('out/report'), '--batch-examples', '4', '--json']);
+  assert.equal(submitted.code, 0, submitted.stderr);
+  const id = (JSON.parse(submitted.stdout) as { id: string }).id;
+  const status = await c.waitForJob(id, 60_000);
+  assert.equal(status.state, 'complete', JSON.stringify(status));
+  const dir = await c.download(id, 'report');
+  const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { outputs: Record<string, unknown>; warnings: string[] };
+  assert.equal(summary.outputs.report, 'report.html', JSON.stringify(summary.warnings));
+  const fromReducer = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(fromReducer, /<svg/);
+  const again = join(c.dir, 'report-again.html');
+  const written = await c.cli(['report', id, '--out', again, '--json']);
+  assert.equal(written.code, 0, written.stderr);
+  // The same page, but for the time it was written.
+  const undated = (page: string) => page.replace(/written \d{4}-\d\d-\d\dT[\d:.]+Z/g, 'written …');
+  assert.equal(undated(readFileSync(again, 'utf8')), undated(fromReducer));
 });
