@@ -50,8 +50,8 @@ const summarySchema = z.looseObject({
     role: z.string().optional(),
     weight: z.number().optional(),
     source: z.string().optional(),
-    // A count today; a list of { row, request } in newer summaries (anchor_requests in between).
-    anchors: z.union([count, z.array(anchorRef)]).optional(),
+    // How many anchors were used, and each one's file row and request (summaries from before the list lack it).
+    anchors: count.optional(),
     anchor_requests: z.array(anchorRef).optional(),
     records: count.optional(),
     rejected: count.optional(),
@@ -78,13 +78,13 @@ export type AnchorSetInfo = ReportSummary['anchor_sets'][number];
 
 /** Each anchor's file row → its request text, when the summary has them. */
 export function anchorRequests(set: AnchorSetInfo): Map<number, string> | null {
-  const list = Array.isArray(set.anchors) ? set.anchors : set.anchor_requests;
+  const list = set.anchor_requests;
   return list === undefined ? null : new Map(list.map((a) => [a.row, a.request]));
 }
 
 /** Number of usable anchors of a set. */
 export function anchorCount(set: AnchorSetInfo): number | null {
-  return typeof set.anchors === 'number' ? set.anchors : Array.isArray(set.anchors) ? set.anchors.length : null;
+  return set.anchors ?? set.anchor_requests?.length ?? null;
 }
 
 export interface AuditOutputFiles {
