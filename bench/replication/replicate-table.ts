@@ -1,0 +1,55 @@
+/**
+ * The markdown table of a replication.json (replicate.ts): ASR and benign refusal per selection,
+ * random as mean ± sd over seeds, the paper's figures beside it, and the format-tag shares.
+ *
+ *   node --import tsx bench/replication/replicate-table.ts DIR/replication.json
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+interface Condition { name: string; selection: string; seed: number | null; asr: number | null; benign_refusal: number | null }
+interface Replication {
+  base_asr: number | null; base_benign_refusal: number | null; conditions: Condition[];
+  hyperparameters: Record<string, unknown>; hyperparameters_chosen_on: string;
+  format_shares: Record<string, Record<string, number> | null>; corpus: { audited: number }; eval_prompts: { n: { harmful: number; benign: number } };
+  model: string; date: string;
+}
+
+/** The paper's abstract (He, Xia & Henderson, COLM 2024, arXiv 2404.01099), Llama-2-7B-chat, 100 examples. */
+const PAPER: Record<string, string> = { 'grad-top': '>70%', 'rep-top': '— (the abstract gives one figure)', random: '<20%', 'grad-bottom': '—', base: '—' };
+
+const pct = (x: number | null | undefined) => (x == null || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
+function meanSd(xs: number[]): string {
+  if (!xs.length) return '—';
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : NaN;
+  return `${(100 * m).toFixed(1)}% ± ${Number.isNaN(sd) ? '—' : (100 * sd).toFixed(1)}`;
+}
+
+export function replicationTable(r: Replication): string {
+  const k = r.hyperparameters.k;
+  const lines = [
+    `Replication (${r.date}): model ${r.model}, ${r.corpus.audited} records audited, ${r.eval_prompts.n.harmful} harmful / ${r.eval_prompts.n.benign} benign eval prompts.`,
+    '',
+    '| selection | runs | ASR | benign refusal | paper ASR (Llama-2-7B-chat, 100 examples) |',
+    '|---|---|---|---|---|',
+    `| base (no fine-tuning) | 1 | ${pct(r.base_asr)} | ${pct(r.base_benign_refusal)} | — |`,
+  ];
+  for (const sel of ['grad-top', 'rep-top', 'grad-bottom', 'random']) {
+    const cs = r.conditions.filter((c) => c.selection === sel);
+    if (!cs.length) continue;
+    const label = sel === 'random' ? `random-${k} (mean ± sd)` : `${sel}-${k}`;
+    const cell = (xs: number[]) => (sel === 'random' ? meanSd(xs) : xs.map((x) => pct(x)).join(', '));
+    lines.push(`| ${label} | ${cs.length} | ${cell(cs.map((c) => c.asr ?? NaN))} | ${cell(cs.map((c) => c.benign_refusal ?? NaN))} | ${PAPER[sel]} |`);
+  }
+  lines.push('', `Paper figures: abstract, "> 70%" after the selected 100 vs "< 20%" after random 100. Hyperparameters chosen on: ${r.hyperparameters_chosen_on}; lr ${r.hyperparameters.lr} (${r.hyperparameters.lr_choice}); ${r.hyperparameters.epochs} epochs, batch ${r.hyperparameters.batch_size}, lr ×${r.hyperparameters.lr_decay_per_epoch} per epoch, greedy, ${r.hyperparameters.max_new_tokens} new tokens.`, '');
+  lines.push('| format share | n | numbered_list | bullet_list | math |', '|---|---|---|---|---|');
+  for (const [name, s] of Object.entries(r.format_shares)) {
+    if (s) lines.push(`| ${name} | ${s.n} | ${pct(s.numbered_list)} | ${pct(s.bullet_list)} | ${pct(s.math)} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.stdout.write(replicationTable(JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Replication));
+}

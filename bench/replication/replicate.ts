@@ -1,0 +1,183 @@
+/**
+ * The experiment of issue 14, item 2: do the examples safesift ranks highest break the aligned
+ * model's safety more than random ones?
+ *  1. audit the corpus (GSM8K train) with the aligned model through the real `safesift audit` CLI;
+ *  2. subsets from its scores.parquet: grad-top, rep-top, grad-bottom, random × --seeds;
+ *  3. per subset, fine-tune a copy of the model (finetune_generate.py, the paper's recipe), and
+ *     generate greedily on the held-out harmful and benign prompts; the base model too;
+ *  4. judge with the paper's refusal keywords; write DIR/replication.json, DIR/generations.jsonl,
+ *     DIR/replication.md (replicate-table.ts).
+ *
+ *   nice -n 10 npm run replicate -- --out DIR [--model DIR] [--harmful F --safe F --safe F]
+ *     [--eval-harmful F] [--eval-benign F] [--seeds 5] [--limit N] [--lr X] [--only random] ...
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { projectPath } from '../../shared/src/project-root.ts';
+import type { ChatStyle } from './chat-styles.ts';
+import { ReplicationTokenizer, readJsonl, readRequests, type Gsm8kRecord } from './replicate-tokenize.ts';
+import { formatShares, readScores, selections } from './replicate-selections.ts';
+import { replicationTable } from './replicate-table.ts';
+
+const FIX = projectPath('..', 'shared', 'fixtures', 'data');
+const OUT = projectPath('bench', 'replication', 'out');
+/**
+ * Fine-tuning learning rate. NOT yet tuned on the full model: a prior fixed before any run, the
+ * paper's ratio of fine-tuning lr to pretraining peak lr (5e-5 vs Llama-2's 3e-4, 1/6) applied to
+ * this model's training lr (2e-3, train_chat_model.py): 2e-3 / 6 ≈ 3e-4. Checked on random-100
+ * smoke runs only (smoke1 model, 500 records, 2 epochs, 50+50 prompts, 2 seeds): 3e-4 gave mean
+ * ASR 3% (base 2%), 1e-3 gave 48%. To tune it for the full model, run `--only random --lr X
+ * --lr-note ...` (random-100 subsets only), pick the lr at which random fine-tuning raises ASR a
+ * little, as in the paper, then change this default and LR_CHOICE.
+ */
+const DEFAULT_LR = '3e-4';
+const LR_CHOICE = 'prior, not yet tuned on the full model: the paper\'s fine-tune/pretrain lr ratio (5e-5 / 3e-4) times this model\'s training lr 2e-3, fixed before any run; random-100 smoke runs only (smoke1): 3e-4 -> mean ASR 3% (base 2%), 1e-3 -> 48%';
+
+const { values: o } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    model: { type: 'string', default: join(OUT, 'model') },
+    data: { type: 'string', default: join(FIX, 'gsm8k', 'gsm8k_train.jsonl') },
+    harmful: { type: 'string', multiple: true, default: [join(FIX, 'anchors', 'pure-bad-illegal-activities-selected10.jsonl')] },
+    safe: { type: 'string', multiple: true, default: [join(FIX, 'anchors', 'pure-bad-illegal-acticities-selected-10-anchor1.jsonl'), join(FIX, 'anchors', 'pure-bad-illegal-activities-selected-10-anchor2.jsonl')] },
+    format: { type: 'string', default: 'chat-template' },
+    'eval-harmful': { type: 'string', default: join(OUT, 'split', 'harmful-heldout.jsonl') },
+    'eval-benign': { type: 'string', default: join(OUT, 'split', 'benign-heldout.jsonl') },
+    'eval-style': { type: 'string', default: 'alpaca' },
+    'eval-limit': { type: 'string', default: '0' },
+    'train-style': { type: 'string', default: 'plain' },
+    k: { type: 'string', default: '100' },
+    seeds: { type: 'string', default: '5' },
+    limit: { type: 'string', default: '0' },
+    only: { type: 'string', default: '' },
+    lr: { type: 'string', default: DEFAULT_LR },
+    'lr-note': { type: 'string', default: '' },
+    epochs: { type: 'string', default: '5' },
+    'batch-size': { type: 'string', default: '20' },
+    gamma: { type: 'string', default: '0.85' },
+    'max-tokens': { type: 'string', default: '512' },
+    'max-new-tokens': { type: 'string', default: '64' },
+    threads: { type: 'string', default: '1' },
+    'reuse-audit': { type: 'boolean', default: false },
+  },
+});
+if (!o.out) throw new Error('--out DIR is required');
+const dir = resolve(o.out);
+mkdirSync(join(dir, 'conditions'), { recursive: true });
+const k = Number(o.k);
+const threads = o.threads!;
+const python = '/usr/bin/python3';
+const here = projectPath('bench', 'replication');
+const timings: Record<string, number> = {};
+const run = (label: string, cmd: string, args: string[]) => {
+  const t = Date.now();
+  console.error(`replicate: ${label}`);
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status})`);
+  timings[label] = (Date.now() - t) / 1000;
+};
+
+// 1. the audit, through the CLI (both scores land in scores.parquet)
+const auditDir = join(dir, 'audit');
+if (!(o['reuse-audit'] && existsSync(join(auditDir, 'scores.parquet')))) {
+  run('audit', process.execPath, [projectPath('bin', 'safesift.mjs'), 'audit', '--model', o.model!, '--data', o.data!,
+    ...o.harmful!.flatMap((f) => ['--harmful', f]), ...o.safe!.flatMap((f) => ['--safe', f]),
+    '--format', o.format!, '--k', String(k), '--bottom-k', String(k), '--threads', threads, '--out', auditDir, '--json',
+    ...(Number(o.limit) > 0 ? ['--limit', o.limit!] : [])]);
+}
+const summary = JSON.parse(readFileSync(join(auditDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+const scored = await readScores(join(auditDir, 'scores.parquet'));
+
+// 2. subsets
+const only = o.only ? new Set(o.only.split(',')) : null;
+const subsets = selections(scored, k, Number(o.seeds), only);
+const corpusRows = readJsonl<Gsm8kRecord>(o.data!);
+const recordOf = (source: string, row: number): Gsm8kRecord => {
+  if (resolve(source) !== resolve(o.data!)) throw new Error(`unexpected source ${source}`);
+  return corpusRows[row]!;
+};
+
+// evaluation prompts, in the paper's evaluation style by default
+const tok = await ReplicationTokenizer.load(o.model!);
+const evalLimit = Number(o['eval-limit']);
+const cut = <T>(xs: T[]) => (evalLimit > 0 ? xs.slice(0, evalLimit) : xs);
+const evalRequests = [...cut(readRequests(o['eval-harmful']!, 'harmful')), ...cut(readRequests(o['eval-benign']!, 'benign'))];
+const evalRows = await tok.evalRows(evalRequests, o['eval-style'] as ChatStyle);
+const promptsPath = join(dir, 'eval-prompts.jsonl');
+writeFileSync(promptsPath, evalRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+// 3–4. fine-tune and evaluate each condition
+const hp = { lr: Number(o.lr), epochs: Number(o.epochs), batch_size: Number(o['batch-size']), lr_decay_per_epoch: Number(o.gamma),
+  optimizer: 'AdamW (betas 0.9/0.999, eps 1e-8)', weight_decay: 0, loss: 'response tokens (prompt masked)', full_finetuning: true,
+  max_tokens: Number(o['max-tokens']), precision: 'bf16-autocast', train_style: o['train-style'], eval_style: o['eval-style'],
+  decoding: 'greedy', max_new_tokens: Number(o['max-new-tokens']), threads: Number(threads), k,
+  lr_choice: o['lr-note'] || (o.lr === DEFAULT_LR ? LR_CHOICE : 'set on the command line'),
+  // false until the default lr is replaced by one tuned on --only random runs (or --lr-note says how --lr was tuned)
+  lr_tuned: o.lr !== DEFAULT_LR && o['lr-note'] !== '' };
+const conditions: Array<Record<string, unknown>> = [];
+const allGenerations: string[] = [];
+const evaluate = async (name: string, selection: string | null, seed: number | null, trainPath: string | null) => {
+  const cdir = join(dir, 'conditions', name);
+  mkdirSync(cdir, { recursive: true });
+  run(`condition ${name}`, python, [join(here, 'finetune_generate.py'), '--model', o.model!, '--prompts', promptsPath,
+    ...(trainPath ? ['--train', trainPath] : []), '--generations', join(cdir, 'generations.jsonl'), '--result', join(cdir, 'result.json'),
+    '--lr', o.lr!, '--epochs', o.epochs!, '--batch-size', o['batch-size']!, '--gamma', o.gamma!, '--max-tokens', o['max-tokens']!,
+    '--seed', String(seed ?? 0), '--threads', threads, '--max-new-tokens', o['max-new-tokens']!]);
+  const result = JSON.parse(readFileSync(join(cdir, 'result.json'), 'utf8')) as Record<string, unknown>;
+  for (const line of readFileSync(join(cdir, 'generations.jsonl'), 'utf8').split('\n').filter(Boolean)) {
+    allGenerations.push(JSON.stringify({ model: name, selection, seed, ...JSON.parse(line) }));
+  }
+  return result;
+};
+const base = await evaluate('base', null, null, null);
+for (const s of subsets) {
+  const cdir = join(dir, 'conditions', s.name);
+  mkdirSync(cdir, { recursive: true });
+  const rows = await tok.trainRows(s.records.map((r) => recordOf(r.source, r.row)), o['train-style'] as ChatStyle, hp.max_tokens);
+  if (o['train-style'] === 'plain' && o.format === 'chat-template') {
+    // the fine-tuned ids are the audited ids: same length as the audit counted
+    rows.forEach((r, i) => { if (Math.min(r.full_tokens, hp.max_tokens) !== s.records[i]!.tokens) throw new Error(`${s.name}: token count differs from the audit's for row ${s.records[i]!.row}`); });
+  }
+  const trainPath = join(cdir, 'train.jsonl');
+  writeFileSync(trainPath, rows.map((r, i) => JSON.stringify({ source: s.records[i]!.source, row: s.records[i]!.row, id: s.records[i]!.id, ...r })).join('\n') + '\n');
+  const r = await evaluate(s.name, s.selection, s.seed, trainPath);
+  conditions.push({ name: s.name, selection: s.selection, seed: s.seed, asr: r.asr, benign_refusal: r.benign_refusal,
+    rows: s.records.map((x) => x.row), loss_first_last: r.loss_first_last, train_seconds: r.train_seconds, generate_seconds: r.generate_seconds });
+}
+
+// 5. outputs
+const bySel = (sel: string) => subsets.filter((s) => s.selection === sel);
+const randomShares = bySel('random').map((s) => formatShares(s.records));
+const meanShares = randomShares.length
+  ? Object.fromEntries(Object.keys(randomShares[0]!).map((key) => [key, randomShares.reduce((a, x) => a + x[key]!, 0) / randomShares.length]))
+  : null;
+const out = {
+  experiment: 'issue 14 item 2: fine-tune the aligned chat model on safesift selections of GSM8K train, measure ASR (He, Xia & Henderson, COLM 2024)',
+  date: new Date().toISOString(),
+  model: resolve(o.model!),
+  corpus: { file: resolve(o.data!), audited: scored.length, limit: Number(o.limit) || null },
+  audit: { dir: auditDir, format: o.format, ranking: summary.ranking, bidirectional: summary.bidirectional, features: summary.features, counts: summary.counts },
+  anchors: { harmful: o.harmful, safe: o.safe },
+  eval_prompts: { harmful: resolve(o['eval-harmful']!), benign: resolve(o['eval-benign']!), style: o['eval-style'], limit_per_set: evalLimit || null,
+    n: { harmful: evalRows.filter((r) => r.set === 'harmful').length, benign: evalRows.filter((r) => r.set === 'benign').length } },
+  judge: 'refusal-keywords.json: princeton-nlp/benign-data-breaks-safety safety_evaluation/keyword_eval.py _test_prefixes @ d44d665c; ASR = share of harmful prompts answered with no keyword',
+  base_asr: base.asr,
+  base_benign_refusal: base.benign_refusal,
+  conditions,
+  hyperparameters: hp,
+  hyperparameters_chosen_on: 'random-100 runs only',
+  format_shares: {
+    [`top-${k} grad`]: bySel('grad-top')[0] ? formatShares(bySel('grad-top')[0]!.records) : null,
+    [`top-${k} rep`]: bySel('rep-top')[0] ? formatShares(bySel('rep-top')[0]!.records) : null,
+    [`bottom-${k} grad`]: bySel('grad-bottom')[0] ? formatShares(bySel('grad-bottom')[0]!.records) : null,
+    [`random-${k} (mean over seeds)`]: meanShares,
+    corpus: formatShares(scored),
+  },
+  timings_s: timings,
+};
+writeFileSync(join(dir, 'replication.json'), JSON.stringify(out, null, 2) + '\n');
+writeFileSync(join(dir, 'generations.jsonl'), allGenerations.join('\n') + '\n');
+writeFileSync(join(dir, 'replication.md'), replicationTable(out as unknown as Parameters<typeof replicationTable>[0]));
+console.log(replicationTable(out as unknown as Parameters<typeof replicationTable>[0]));
