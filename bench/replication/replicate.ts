@@ -38,7 +38,8 @@ const LR_CHOICE = 'prior, not yet tuned on the full model: the paper\'s fine-tun
 const { values: o } = parseArgs({
   options: {
     out: { type: 'string' },
-    model: { type: 'string', default: join(OUT, 'model') },
+    // The committed aligned model (npm run replicate:train makes it again, bit for bit).
+    model: { type: 'string', default: projectPath('test', 'fixtures', 'aligned-chat-4m') },
     data: { type: 'string', default: join(FIX, 'gsm8k', 'gsm8k_train.jsonl') },
     harmful: { type: 'string', multiple: true, default: [join(FIX, 'anchors', 'pure-bad-illegal-activities-selected10.jsonl')] },
     safe: { type: 'string', multiple: true, default: [join(FIX, 'anchors', 'pure-bad-illegal-acticities-selected-10-anchor1.jsonl'), join(FIX, 'anchors', 'pure-bad-illegal-activities-selected-10-anchor2.jsonl')] },
