@@ -28,9 +28,14 @@ const OUT = projectPath('bench', 'replication', 'out');
  * paper's ratio of fine-tuning lr to pretraining peak lr (5e-5 vs Llama-2's 3e-4, 1/6) applied to
  * this model's training lr (2e-3, train_chat_model.py): 2e-3 / 6 ≈ 3e-4. Checked on random-100
  * smoke runs only (smoke1 model, 500 records, 2 epochs, 50+50 prompts, 2 seeds): 3e-4 gave mean
- * ASR 3% (base 2%), 1e-3 gave 48%. To tune it for the full model, run `--only random --lr X
- * --lr-note ...` (random-100 subsets only), pick the lr at which random fine-tuning raises ASR a
- * little, as in the paper, then change this default and LR_CHOICE.
+ * ASR 3% (base 2%), 1e-3 gave 48%.
+ *
+ * Tuning rule, fixed 2026-12-04 before any tuning run of the committed model (random-100 runs only,
+ * 5 seeds, every other hyperparameter at its default): candidates 3e-4, 6e-4, 1e-3, 2e-3 in that
+ * order; the chosen lr is the smallest whose mean random-100 ASR is at least base ASR + 5 points
+ * and at most 25% (the paper: random fine-tuning raises ASR a little, to under 20%). If one
+ * candidate falls below the band and the next above it, their geometric mean is tried once and
+ * taken if in the band, else the lower of the two. Then change this default and LR_CHOICE.
  */
 const DEFAULT_LR = '3e-4';
 const LR_CHOICE = 'prior, not yet tuned on the full model: the paper\'s fine-tune/pretrain lr ratio (5e-5 / 3e-4) times this model\'s training lr 2e-3, fixed before any run; random-100 smoke runs only (smoke1): 3e-4 -> mean ASR 3% (base 2%), 1e-3 -> 48%';
