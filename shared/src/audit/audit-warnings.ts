@@ -1,5 +1,5 @@
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
-import { NEAREST_ANCHOR_BUDGET_BYTES, nearestAnchorsFit } from '../scoring/gradient-score.ts';
+import { NEAREST_ANCHOR_BUDGET_BYTES, nearestAnchorsBytes, nearestAnchorsFit } from '../scoring/gradient-score.ts';
 import type { AnchorSetReport } from './anchor-features.ts';
 import type { AuditOptions } from './audit-options.ts';
 import type { InputCounts } from './audit-summary.ts';
@@ -33,7 +33,7 @@ export function auditWarnings({ options, specs, anchors, inputs, gradientDim }: 
   }
   const anchorCount = anchors.reduce((n, a) => n + a.used, 0);
   if (gradientDim !== undefined && !nearestAnchorsFit(specs.length, anchorCount, gradientDim)) {
-    const mib = Math.ceil(((specs.length + anchorCount) * gradientDim * 8) / 2 ** 20);
+    const mib = Math.ceil(nearestAnchorsBytes(specs.length, anchorCount, gradientDim) / 2 ** 20);
     warnings.push(`near_grad_* columns left empty: the ${anchorCount} anchors' ${gradientDim}-dim gradients would take ${mib} MiB (budget ${NEAREST_ANCHOR_BUDGET_BYTES / 2 ** 20} MiB); --proj-dim 8192 makes them fit`);
   }
   return warnings;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.ts';
 import { anchorRow, checkAnchorSets, type AnchorSetSpec, type AnchorSetVectors } from './anchor-sets.ts';
 import { argmax, type NearestAnchor } from './representation-score.ts';
-import { dotRows, isUsableNorm, l2norm, paddedRows } from './vector-math.ts';
+import { dotRows, isUsableNorm, l2norm, paddedRowCount, paddedRows } from './vector-math.ts';
 
 export interface GradientScore {
   /** dot(normalised example gradient, set target), in the order of the sets. */
@@ -26,9 +26,14 @@ export type NearestByGradient = (NearestAnchor | null)[];
  */
 export const NEAREST_ANCHOR_BUDGET_BYTES = 64 * 2 ** 20;
 
+/** Bytes of the targets and anchor gradients as the scorer holds them (float64 rows, padded to whole row blocks). */
+export function nearestAnchorsBytes(sets: number, anchors: number, dim: number): number {
+  return paddedRowCount(sets + anchors) * dim * Float64Array.BYTES_PER_ELEMENT;
+}
+
 /** Whether the anchors' gradients fit the budget next to the targets (see NEAREST_ANCHOR_BUDGET_BYTES). */
 export function nearestAnchorsFit(sets: number, anchors: number, dim: number, budgetBytes = NEAREST_ANCHOR_BUDGET_BYTES): boolean {
-  return paddedRows(sets + anchors, dim).byteLength <= budgetBytes;
+  return nearestAnchorsBytes(sets, anchors, dim) <= budgetBytes;
 }
 
 export interface GradientScorerOptions {

@@ -61,7 +61,12 @@ export const ROW_BLOCK = 4;
 
 /** A float64 row-major matrix with room for `rows` rows, padded with zero rows to a multiple of ROW_BLOCK. */
 export function paddedRows(rows: number, dim: number): Float64Array {
-  return new Float64Array(Math.ceil(rows / ROW_BLOCK) * ROW_BLOCK * dim);
+  return new Float64Array(paddedRowCount(rows) * dim);
+}
+
+/** Rows a `paddedRows` matrix holds for `rows` vectors (whole ROW_BLOCKs). */
+export function paddedRowCount(rows: number): number {
+  return Math.ceil(rows / ROW_BLOCK) * ROW_BLOCK;
 }
 
 /**
