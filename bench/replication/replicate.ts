@@ -12,6 +12,7 @@
  *     [--eval-harmful F] [--eval-benign F] [--seeds 5] [--limit N] [--lr X] [--only random] ...
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,21 +25,23 @@ import { replicationTable } from './replicate-table.ts';
 const FIX = projectPath('..', 'shared', 'fixtures', 'data');
 const OUT = projectPath('bench', 'replication', 'out');
 /**
- * Fine-tuning learning rate. NOT yet tuned on the full model: a prior fixed before any run, the
- * paper's ratio of fine-tuning lr to pretraining peak lr (5e-5 vs Llama-2's 3e-4, 1/6) applied to
- * this model's training lr (2e-3, train_chat_model.py): 2e-3 / 6 ≈ 3e-4. Checked on random-100
- * smoke runs only (smoke1 model, 500 records, 2 epochs, 50+50 prompts, 2 seeds): 3e-4 gave mean
- * ASR 3% (base 2%), 1e-3 gave 48%.
+ * Fine-tuning learning rate, tuned on random-100 runs only (never on a top-k result), by this rule
+ * fixed 2026-12-04 before any tuning run of the committed model (5 seeds, every other
+ * hyperparameter at its default): candidates 3e-4, 6e-4, 1e-3, 2e-3 in that order; the chosen lr
+ * is the smallest whose mean random-100 ASR is at least base ASR + 5 points and at most 25% (the
+ * paper: random fine-tuning raises ASR a little, to under 20%). If one candidate falls below the
+ * band and the next above it, their geometric mean is tried once and taken if in the band, else
+ * the lower of the two.
  *
- * Tuning rule, fixed 2026-12-04 before any tuning run of the committed model (random-100 runs only,
- * 5 seeds, every other hyperparameter at its default): candidates 3e-4, 6e-4, 1e-3, 2e-3 in that
- * order; the chosen lr is the smallest whose mean random-100 ASR is at least base ASR + 5 points
- * and at most 25% (the paper: random fine-tuning raises ASR a little, to under 20%). If one
- * candidate falls below the band and the next above it, their geometric mean is tried once and
- * taken if in the band, else the lower of the two. Then change this default and LR_CHOICE.
+ * Tuning runs (fp32, 1 thread, this machine, 2026-12-04; base ASR 1.0%, so the band is 6.0-25%),
+ * random-100 ASR per seed 0-4:
+ *   3e-4: 3.8, 0.5, 3.8, 3.4, 3.8  -> mean 3.1% (below the band)
+ *   6e-4: 7.7, 1.0, 4.8, 4.8, 7.2  -> mean 5.1% (below)
+ *   1e-3: 21.6, 1.9, 27.9, 8.2, 25.0 -> mean 16.9% (in the band: chosen)
+ *   (2e-3 was started alongside; its seed 0 gave 93.3% before it was stopped, not needed by the rule.)
  */
-const DEFAULT_LR = '3e-4';
-const LR_CHOICE = 'prior, not yet tuned on the full model: the paper\'s fine-tune/pretrain lr ratio (5e-5 / 3e-4) times this model\'s training lr 2e-3, fixed before any run; random-100 smoke runs only (smoke1): 3e-4 -> mean ASR 3% (base 2%), 1e-3 -> 48%';
+const DEFAULT_LR = '1e-3';
+const LR_CHOICE = 'tuned on random-100 runs only (5 seeds) by the rule fixed before tuning: smallest of 3e-4, 6e-4, 1e-3, 2e-3 with mean random ASR in [base + 5 points, 25%]; 3e-4 -> 3.1%, 6e-4 -> 5.1%, 1e-3 -> 16.9% (base 1.0%)';
 
 const { values: o } = parseArgs({
   options: {
@@ -69,6 +72,7 @@ const { values: o } = parseArgs({
     // fp32: bf16 autocast needs AVX512-BF16/AMX; on an AVX2-only CPU it is ~30x slower (1,500 s vs 49 s for one condition).
     precision: { type: 'string', default: 'fp32' },
     'reuse-audit': { type: 'boolean', default: false },
+    'reuse-conditions': { type: 'boolean', default: false },
   },
 });
 if (!o.out) throw new Error('--out DIR is required');
@@ -96,7 +100,10 @@ if (!(o['reuse-audit'] && existsSync(join(auditDir, 'scores.parquet')))) {
     ...(Number(o.limit) > 0 ? ['--limit', o.limit!] : [])]);
 }
 const summary = JSON.parse(readFileSync(join(auditDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
-const scored = await readScores(join(auditDir, 'scores.parquet'));
+// dir-top ranks by the first direction layer's response-mean projection (issue 16), when the audit has it.
+const dirLayer = ((summary.features as { direction_layers?: number[] } | undefined)?.direction_layers ?? [])[0];
+const dirColumn = dirLayer === undefined ? null : `dir_${dirLayer}_response`;
+const scored = await readScores(join(auditDir, 'scores.parquet'), dirColumn);
 
 // 2. subsets
 const only = o.only ? new Set(o.only.split(',')) : null;
@@ -122,17 +129,25 @@ const hp = { lr: Number(o.lr), epochs: Number(o.epochs), batch_size: Number(o['b
   max_tokens: Number(o['max-tokens']), precision: o.precision, train_style: o['train-style'], eval_style: o['eval-style'],
   decoding: 'greedy', max_new_tokens: Number(o['max-new-tokens']), threads: Number(threads), k,
   lr_choice: o['lr-note'] || (o.lr === DEFAULT_LR ? LR_CHOICE : 'set on the command line'),
-  // false until the default lr is replaced by one tuned on --only random runs (or --lr-note says how --lr was tuned)
-  lr_tuned: o.lr !== DEFAULT_LR && o['lr-note'] !== '' };
+  // the default was tuned on --only random runs; another --lr counts as tuned only if --lr-note says how
+  lr_tuned: o.lr === DEFAULT_LR || o['lr-note'] !== '' };
 const conditions: Array<Record<string, unknown>> = [];
 const allGenerations: string[] = [];
 const evaluate = async (name: string, selection: string | null, seed: number | null, trainPath: string | null) => {
   const cdir = join(dir, 'conditions', name);
   mkdirSync(cdir, { recursive: true });
-  run(`condition ${name}`, python, [join(here, 'finetune_generate.py'), '--model', o.model!, '--prompts', promptsPath,
+  // Fine-tuning is deterministic: a condition whose inputs are unchanged (same model, training
+  // rows, prompts, hyperparameters, seed) is read back instead of run again (--reuse-conditions).
+  const key = createHash('sha256').update(JSON.stringify({ model: resolve(o.model!), hp: { ...hp, lr_choice: null, lr_tuned: null }, seed }))
+    .update(trainPath ? readFileSync(trainPath) : '').update(readFileSync(promptsPath)).digest('hex');
+  const keyPath = join(cdir, 'inputs.sha256');
+  const reusable = o['reuse-conditions'] && existsSync(keyPath) && readFileSync(keyPath, 'utf8') === key && existsSync(join(cdir, 'result.json'));
+  if (reusable) console.error(`replicate: condition ${name} (reused: same inputs)`);
+  else run(`condition ${name}`, python, [join(here, 'finetune_generate.py'), '--model', o.model!, '--prompts', promptsPath,
     ...(trainPath ? ['--train', trainPath] : []), '--generations', join(cdir, 'generations.jsonl'), '--result', join(cdir, 'result.json'),
     '--lr', o.lr!, '--epochs', o.epochs!, '--batch-size', o['batch-size']!, '--gamma', o.gamma!, '--max-tokens', o['max-tokens']!,
     '--seed', String(seed ?? 0), '--threads', threads, '--max-new-tokens', o['max-new-tokens']!, '--precision', o.precision!]);
+  if (!reusable) writeFileSync(keyPath, key);
   const result = JSON.parse(readFileSync(join(cdir, 'result.json'), 'utf8')) as Record<string, unknown>;
   for (const line of readFileSync(join(cdir, 'generations.jsonl'), 'utf8').split('\n').filter(Boolean)) {
     allGenerations.push(JSON.stringify({ model: name, selection, seed, ...JSON.parse(line) }));
@@ -177,9 +192,7 @@ const out = {
   hyperparameters: hp,
   hyperparameters_chosen_on: 'random-100 runs only',
   format_shares: {
-    [`top-${k} grad`]: bySel('grad-top')[0] ? formatShares(bySel('grad-top')[0]!.records) : null,
-    [`top-${k} rep`]: bySel('rep-top')[0] ? formatShares(bySel('rep-top')[0]!.records) : null,
-    [`bottom-${k} grad`]: bySel('grad-bottom')[0] ? formatShares(bySel('grad-bottom')[0]!.records) : null,
+    ...Object.fromEntries(subsets.filter((x) => x.selection !== 'random').map((x) => [x.name, formatShares(x.records)])),
     [`random-${k} (mean over seeds)`]: meanShares,
     corpus: formatShares(scored),
   },
