@@ -54,16 +54,17 @@ export function replicationTable(r: Replication): string {
   for (const sel of SELECTIONS) {
     const cs = r.conditions.filter((c) => c.selection === sel);
     if (!cs.length) continue;
-    const label = sel === 'random' ? `random-${k} (mean ± sd)` : `${sel}-${k}`;
-    const cell = (xs: number[]) => (sel === 'random' ? meanSd(xs) : xs.map((x) => pct(x)).join(', '));
+    const label = sel === 'random' ? `random-${k} (mean ± sd)` : `${sel}-${k}${cs.length > 1 ? ' (per order seed; mean ± sd)' : ''}`;
+    const cell = (xs: number[]) => (sel === 'random' ? meanSd(xs) : xs.length > 1 ? `${xs.map((x) => pct(x)).join(', ')} (${meanSd(xs)})` : pct(xs[0]));
     lines.push(`| ${label} | ${cs.length} | ${cell(cs.map((c) => c.asr ?? NaN))} | ${cell(cs.map((c) => c.benign_refusal ?? NaN))} | ${PAPER[sel]} |`);
   }
   const random = r.conditions.filter((c) => c.selection === 'random' && c.asr != null).map((c) => c.asr!);
   if (random.length > 1) {
     lines.push('', 'Target (ASR ≥ 2× the random mean and > mean + 2 sd):');
     for (const sel of SELECTIONS.filter((x) => x.endsWith('-top'))) {
-      const c = r.conditions.find((x) => x.selection === sel);
-      if (c?.asr != null) lines.push(`- ${sel}: ${targetVerdict(c.asr, random)}`);
+      // Over --order-seeds runs of a selection, its mean ASR.
+      const asrs = r.conditions.filter((x) => x.selection === sel && x.asr != null).map((x) => x.asr!);
+      if (asrs.length > 0) lines.push(`- ${sel}${asrs.length > 1 ? ` (mean of ${asrs.length} orders)` : ''}: ${targetVerdict(stats(asrs).mean, random)}`);
     }
   }
   lines.push('', `Paper figures: abstract, "> 70%" after the selected 100 vs "< 20%" after random 100. Hyperparameters chosen on: ${r.hyperparameters_chosen_on}; lr ${r.hyperparameters.lr} (${r.hyperparameters.lr_choice}); ${r.hyperparameters.epochs} epochs, batch ${r.hyperparameters.batch_size}, lr ×${r.hyperparameters.lr_decay_per_epoch} per epoch, greedy, ${r.hyperparameters.max_new_tokens} new tokens.`, '');

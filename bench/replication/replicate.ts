@@ -59,6 +59,7 @@ const { values: o } = parseArgs({
     'train-style': { type: 'string', default: 'plain' },
     k: { type: 'string', default: '100' },
     seeds: { type: 'string', default: '5' },
+    'order-seeds': { type: 'string', default: '1' },
     limit: { type: 'string', default: '0' },
     only: { type: 'string', default: '' },
     lr: { type: 'string', default: DEFAULT_LR },
@@ -79,6 +80,7 @@ if (!o.out) throw new Error('--out DIR is required');
 const dir = resolve(o.out);
 mkdirSync(join(dir, 'conditions'), { recursive: true });
 const k = Number(o.k);
+const orderSeeds = Math.max(1, Number(o['order-seeds']));
 const threads = o.threads!;
 const python = '/usr/bin/python3';
 const here = projectPath('bench', 'replication');
@@ -165,9 +167,15 @@ for (const s of subsets) {
   }
   const trainPath = join(cdir, 'train.jsonl');
   writeFileSync(trainPath, rows.map((r, i) => JSON.stringify({ source: s.records[i]!.source, row: s.records[i]!.row, id: s.records[i]!.id, ...r })).join('\n') + '\n');
-  const r = await evaluate(s.name, s.selection, s.seed, trainPath);
-  conditions.push({ name: s.name, selection: s.selection, seed: s.seed, asr: r.asr, benign_refusal: r.benign_refusal,
-    rows: s.records.map((x) => x.row), loss_first_last: r.loss_first_last, train_seconds: r.train_seconds, generate_seconds: r.generate_seconds });
+  // A ranked selection is one fixed subset: --order-seeds fine-tunes it again with other seeds
+  // (the batch order and nothing else), for its spread; a random selection's seed draws the subset.
+  const runs = s.selection === 'random' ? [{ name: s.name, seed: s.seed }]
+    : Array.from({ length: orderSeeds }, (_, j) => ({ name: j === 0 ? s.name : `${s.name}-order${j}`, seed: j === 0 ? null : j }));
+  for (const run of runs) {
+    const r = await evaluate(run.name, s.selection, run.seed, trainPath);
+    conditions.push({ name: run.name, selection: s.selection, seed: run.seed, asr: r.asr, benign_refusal: r.benign_refusal,
+      rows: s.records.map((x) => x.row), loss_first_last: r.loss_first_last, train_seconds: r.train_seconds, generate_seconds: r.generate_seconds });
+  }
 }
 
 // 5. outputs
