@@ -13,6 +13,8 @@ interface Replication {
   hyperparameters: Record<string, unknown>; hyperparameters_chosen_on: string;
   format_shares: Record<string, Record<string, number> | null>; corpus: { audited: number }; eval_prompts: { n: { harmful: number; benign: number } };
   model: string; date: string;
+  aligned?: { harmful_refusal: number; benign_refusal: number; meets_targets: boolean };
+  machine?: { cpu: string; cores: number; memory_gib: number; node: string; torch: string | null };
 }
 
 /** The paper's abstract (He, Xia & Henderson, COLM 2024, arXiv 2404.01099), Llama-2-7B-chat, 100 examples. */
@@ -46,6 +48,8 @@ export function replicationTable(r: Replication): string {
   const k = r.hyperparameters.k;
   const lines = [
     `Replication (${r.date}): model ${r.model}, ${r.corpus.audited} records audited, ${r.eval_prompts.n.harmful} harmful / ${r.eval_prompts.n.benign} benign eval prompts.`,
+    ...(r.machine ? [`Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memory_gib} GiB; Node ${r.machine.node}; PyTorch ${r.machine.torch ?? 'unknown'}, ${r.hyperparameters.threads} thread(s), ${r.hyperparameters.precision}.`] : []),
+    ...(r.aligned ? [`Aligned model before fine-tuning: refuses ${pct(r.aligned.harmful_refusal)} of the harmful and ${pct(r.aligned.benign_refusal)} of the benign prompts (bar: ≥ 80% and ≤ 10%: ${r.aligned.meets_targets ? 'met' : 'not met'}).`] : []),
     '',
     '| selection | runs | ASR | benign refusal | paper ASR (Llama-2-7B-chat, 100 examples) |',
     '|---|---|---|---|---|',
