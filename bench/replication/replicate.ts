@@ -61,7 +61,8 @@ const { values: o } = parseArgs({
     'train-style': { type: 'string', default: 'plain' },
     k: { type: 'string', default: '100' },
     seeds: { type: 'string', default: '5' },
-    'order-seeds': { type: 'string', default: '1' },
+    // the reported run: each ranked selection under 5 batch orders, beside 5 random seeds
+    'order-seeds': { type: 'string', default: '5' },
     limit: { type: 'string', default: '0' },
     only: { type: 'string', default: '' },
     lr: { type: 'string', default: DEFAULT_LR },
@@ -100,6 +101,16 @@ const run = (label: string, cmd: string, args: string[]) => {
   if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status})`);
   timings[label] = (Date.now() - t) / 1000;
 };
+
+// 0. the held-out prompts: the deterministic split the committed model was trained beside (a clean
+// clone has none yet; prepare-data.ts writes the same bytes on every run, ~10 s)
+if (!existsSync(FIX)) throw new Error(`replicate: the fixtures ${FIX} are missing (the experiment reads ../shared/fixtures/data beside the checkout)`);
+for (const f of [o['eval-harmful']!, o['eval-benign']!]) {
+  if (existsSync(f)) continue;
+  if (!resolve(f).startsWith(resolve(OUT))) throw new Error(`replicate: evaluation prompts ${f} do not exist`);
+  run('prepare data (held-out split)', process.execPath, ['--import', 'tsx', join(here, 'prepare-data.ts'), '--out', OUT]);
+  break;
+}
 
 // 1. the audit, through the CLI (both scores land in scores.parquet)
 const auditDir = join(dir, 'audit');
