@@ -24,7 +24,7 @@ import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './p
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 import { CAPPED_HEAP_MIB, measureReportScale } from './report-scale.ts';
 import { measureWeightCheck } from './weight-check.ts';
-import { replicationTable } from './replication/replicate-table.ts';
+import { replicationSection } from './replication/replicate-table.ts';
 
 const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check', 'report-scale', 'replication'] as const;
 /** Sections that only format results made elsewhere; run only when named in --only. */
@@ -49,7 +49,7 @@ const { values: args } = parseArgs({
     'overhead-records': { type: 'string', default: '48' },
     'report-rows': { type: 'string', default: '10000,1000000' },
     // the replication (npm run replicate, about an hour) is not rerun here: its replication.json is read
-    replication: { type: 'string', default: join(REPO_ROOT, 'bench', 'replication', 'out', 'run', 'replication.json') },
+    replication: { type: 'string' },
   },
 });
 const only = new Set(args.only ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : SECTIONS.filter((s) => !ON_REQUEST.has(s)));
@@ -396,18 +396,8 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'cluster-memory': clusterMemorySection,
   'weight-check': weightCheckSection,
   'report-scale': reportScaleSection,
-  replication: replicationSection,
+  replication: async () => replicationSection(args.replication),
 };
-
-/** The replication's table (bench/replication/replicate-table.ts) and where its findings are discussed. */
-async function replicationSection(): Promise<string> {
-  const file = resolve(args.replication);
-  if (!existsSync(file)) throw new Error(`--only replication: ${file} does not exist; run \`npm run replicate -- --out DIR\` and pass --replication DIR/replication.json`);
-  return `## Replication: do safesift's selections break an aligned model's safety? (issue 14)
-
-${replicationTable(JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof replicationTable>[0])}
-How it was run, what was tried and what the numbers show: bench/replication/README.md, "Results".`;
-}
 
 const begin = (name: Section) => `<!-- section:${name} -->`;
 const end = (name: Section) => `<!-- /section:${name} -->`;

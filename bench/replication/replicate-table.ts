@@ -4,11 +4,12 @@
  *
  *   node --import tsx bench/replication/replicate-table.ts DIR/replication.json
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface Condition { name: string; selection: string; seed: number | null; asr: number | null; benign_refusal: number | null }
-interface Replication {
+export interface Replication {
   base_asr: number | null; base_benign_refusal: number | null; conditions: Condition[];
   hyperparameters: Record<string, unknown>; hyperparameters_chosen_on: string;
   format_shares: Record<string, Record<string, number> | null>; corpus: { audited: number }; eval_prompts: { n: { harmful: number; benign: number } };
@@ -77,6 +78,15 @@ export function replicationTable(r: Replication): string {
     if (s) lines.push(`| ${name} | ${s.n} | ${pct(s.numbered_list)} | ${pct(s.bullet_list)} | ${pct(s.math)} |`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** BENCHMARKS.md's replication section (`npm run bench -- --only replication --replication FILE`). */
+export function replicationSection(file: string | undefined): string {
+  if (!file || !existsSync(file)) throw new Error(`--only replication: pass --replication DIR/replication.json, the output of \`npm run replicate -- --out DIR\`${file ? ` (${resolve(file)} does not exist)` : ''}`);
+  return `## Replication: do safesift's selections break an aligned model's safety? (issue 14)
+
+${replicationTable(JSON.parse(readFileSync(file, 'utf8')) as Replication)}
+How it was run, what was tried and what the numbers show: bench/replication/README.md, "Results".`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -22,7 +22,7 @@ import { projectPath } from '../../shared/src/project-root.ts';
 import type { ChatStyle } from './chat-styles.ts';
 import { ReplicationTokenizer, readJsonl, readRequests, type Gsm8kRecord } from './replicate-tokenize.ts';
 import { formatShares, readScores, selections } from './replicate-selections.ts';
-import { replicationTable } from './replicate-table.ts';
+import { replicationTable, type Replication } from './replicate-table.ts';
 
 const FIX = projectPath('..', 'shared', 'fixtures', 'data');
 const OUT = projectPath('bench', 'replication', 'out');
@@ -105,12 +105,10 @@ const run = (label: string, cmd: string, args: string[]) => {
 // 0. the held-out prompts: the deterministic split the committed model was trained beside (a clean
 // clone has none yet; prepare-data.ts writes the same bytes on every run, ~10 s)
 if (!existsSync(FIX)) throw new Error(`replicate: the fixtures ${FIX} are missing (the experiment reads ../shared/fixtures/data beside the checkout)`);
-for (const f of [o['eval-harmful']!, o['eval-benign']!]) {
-  if (existsSync(f)) continue;
-  if (!resolve(f).startsWith(resolve(OUT))) throw new Error(`replicate: evaluation prompts ${f} do not exist`);
-  run('prepare data (held-out split)', process.execPath, ['--import', 'tsx', join(here, 'prepare-data.ts'), '--out', OUT]);
-  break;
-}
+const missingPrompts = [o['eval-harmful']!, o['eval-benign']!].filter((f) => !existsSync(f));
+const notOurs = missingPrompts.find((f) => !resolve(f).startsWith(resolve(OUT)));
+if (notOurs) throw new Error(`replicate: evaluation prompts ${notOurs} do not exist`);
+if (missingPrompts.length) run('prepare data (held-out split)', process.execPath, ['--import', 'tsx', join(here, 'prepare-data.ts'), '--out', OUT]);
 
 // 1. the audit, through the CLI (both scores land in scores.parquet)
 const auditDir = join(dir, 'audit');
@@ -233,5 +231,5 @@ const out = {
 };
 writeFileSync(join(dir, 'replication.json'), JSON.stringify(out, null, 2) + '\n');
 writeFileSync(join(dir, 'generations.jsonl'), allGenerations.join('\n') + '\n');
-writeFileSync(join(dir, 'replication.md'), replicationTable(out as unknown as Parameters<typeof replicationTable>[0]));
-console.log(replicationTable(out as unknown as Parameters<typeof replicationTable>[0]));
+writeFileSync(join(dir, 'replication.md'), replicationTable(out as unknown as Replication));
+console.log(replicationTable(out as unknown as Replication));
