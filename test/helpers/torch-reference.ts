@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const REFERENCE_SCRIPT = fileURLToPath(new URL('../reference/llama_reference.py', import.meta.url));
 export const REFERENCE_PYTHON = process.env['SAFESIFT_REFERENCE_PYTHON'] ?? '/usr/bin/python3';
 
-export type ReferenceWant = 'logits' | 'representation' | 'loss' | 'grad_lm_head' | 'grad_all';
+export type ReferenceWant = 'logits' | 'representation' | 'loss' | 'grad_lm_head' | 'grad_all' | 'layer_states';
 
 export interface ReferenceExample {
   ids: number[];
@@ -25,6 +25,8 @@ export interface ReferenceRequest {
   want?: ReferenceWant[];
   /** Default true: grad_lm_head is the classifier path only, even for tied models. */
   lm_head_only_classifier?: boolean;
+  /** Decoder layers (0-based) of layer_states. */
+  layers?: number[];
 }
 
 export interface ReferenceTensor {
@@ -38,6 +40,7 @@ export interface ReferenceExampleResult {
   loss?: number;
   grad_lm_head?: ReferenceTensor; // [V, D]
   grad_all?: Record<string, ReferenceTensor>; // HF tensor names
+  layer_states?: ReferenceTensor; // [2L, D]: per layer, last prompt token then response mean
 }
 
 export interface ReferenceResult {
@@ -97,7 +100,7 @@ export function parseReferenceOutput(buf: Buffer): ReferenceResult {
           const grads: Record<string, ReferenceTensor> = {};
           for (const [name, e] of Object.entries(value as Record<string, TensorEntry>)) grads[name] = tensor(e);
           out.grad_all = grads;
-        } else out[key as 'logits' | 'representation' | 'grad_lm_head'] = tensor(value as TensorEntry);
+        } else out[key as 'logits' | 'representation' | 'grad_lm_head' | 'layer_states'] = tensor(value as TensorEntry);
       }
       return out;
     }),

@@ -26,7 +26,7 @@ for (const attention of ['stored', 'recomputed'] as const) {
       (e): e is TokenizedExample => !(e instanceof Error),
     );
     const run = async (dtype: 'float32' | 'float16') => {
-      const model = await OnnxFeatureModel.open(checkpoint, { probe: 'all', projection: { kind: 'kron', outDim: 32, inDim: 32, seed: 3 }, dtype, attention });
+      const model = await OnnxFeatureModel.open(checkpoint, { probe: 'all', projection: { kind: 'kron', outDim: 32, inDim: 32, seed: 3 }, dtype, attention, directionLayers: [1, 4] });
       const features = await model.featurize(examples);
       await model.close();
       return { features, weightBytes: statSync(`${model.info.graphPath}.data`).size };
@@ -37,6 +37,8 @@ for (const attention of ['stored', 'recomputed'] as const) {
     half.features.forEach((h, i) => {
       const f = full.features[i]!;
       assert.ok(relativeError(h.representation, f.representation) < 1e-2, `example ${i}: representation`);
+      // Layer states: selected and averaged in float16, output as float32.
+      assert.ok(h.layerStates.length === f.layerStates.length && relativeError(h.layerStates, f.layerStates) < 1e-2, `example ${i}: layer states`);
       assert.ok(Math.abs(h.loss - f.loss) / f.loss < 2e-3, `example ${i}: loss ${h.loss} vs ${f.loss}`);
       assert.ok(cosine(h.gradient, f.gradient) > 0.9995, `example ${i}: gradient cosine ${cosine(h.gradient, f.gradient)}`);
     });

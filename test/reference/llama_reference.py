@@ -12,9 +12,10 @@ Usage
 Request (default mode)
   {"model_dir": str, "dtype": "float64" | "float32" (default "float64"),
    "examples": [{"ids": [int...], "weights": [float...]}],
-   "want": subset of ["logits", "representation", "loss", "grad_lm_head", "grad_all"]
-           (default ["logits", "representation", "loss"]),
-   "lm_head_only_classifier": bool (default true)}
+   "want": subset of ["logits", "representation", "loss", "grad_lm_head", "grad_all",
+           "layer_states"] (default ["logits", "representation", "loss"]),
+   "lm_head_only_classifier": bool (default true),
+   "layers": [int...] (0-based decoder layers for layer_states; default [])}
   weights[t] is the loss weight of predicting ids[t] from position t-1 (weights[0] must be 0);
   loss = sum_t weights[t] * CE(logits[t-1], ids[t]).
 
@@ -28,6 +29,10 @@ Outputs per example
                           gradient (embedding path + classifier path).
   grad_all        {HF tensor name: tensor}  gradient for every parameter; a tied model has only
                           model.embed_tokens.weight (both paths summed) and no lm_head.weight.
+  layer_states    [2L, D] per requested layer l (in request order) of the residual stream after
+                          layer l (HF hidden_states[l+1], before the final norm): the state at
+                          position p-1, p the first t with weights[t] > 0 (the last prompt
+                          token), then sum_t weights[t] * state[t] (the response mean).
 
 Output file (default mode)
   bytes 0..8   little-endian u64 N = header length in bytes
@@ -61,7 +66,7 @@ import sys
 import torch
 
 ST_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64}
-WANT_ALL = ("logits", "representation", "loss", "grad_lm_head", "grad_all")
+WANT_ALL = ("logits", "representation", "loss", "grad_lm_head", "grad_all", "layer_states")
 
 
 # ---------------------------------------------------------------- safetensors
@@ -140,8 +145,9 @@ class Model:
         emb = torch.cat([ang, ang], dim=-1)
         return emb.cos().to(self.dtype), emb.sin().to(self.dtype)
 
-    def hidden(self, p, ids):
-        """Final-norm hidden states [T, D] for one sequence, with parameters from dict p."""
+    def hidden(self, p, ids, residuals=None):
+        """Final-norm hidden states [T, D] for one sequence, with parameters from dict p.
+        With a list `residuals`, each layer's output (before the final norm) is appended to it."""
         T = len(ids)
         x = p["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)]
         cos, sin = self.rope(T)
@@ -163,6 +169,8 @@ class Model:
             h = rms_norm(x, p[pre + "post_attention_layernorm.weight"], self.eps)
             g = torch.nn.functional.silu(linear(p, pre + "mlp.gate_proj", h))
             x = x + linear(p, pre + "mlp.down_proj", g * linear(p, pre + "mlp.up_proj", h))
+            if residuals is not None:
+                residuals.append(x)
         return rms_norm(x, p["model.norm.weight"], self.eps)
 
 
@@ -227,7 +235,18 @@ def check_example(ex, vocab):
 
 # ---------------------------------------------------------------- default mode
 
-def run_example(model, ex, want, only_classifier):
+def layer_states(residuals, weights, layers):
+    """[2L, D]: per layer the last prompt token's state, then the weighted response mean."""
+    first = next(t for t, w in enumerate(weights) if w > 0)
+    w = torch.tensor(weights, dtype=residuals[0].dtype)
+    rows = []
+    for layer in layers:
+        x = residuals[layer].detach()
+        rows += [x[first - 1], (w[:, None] * x).sum(0)]
+    return torch.stack(rows)
+
+
+def run_example(model, ex, want, only_classifier, layers):
     ids, weights = ex["ids"], ex["weights"]
     res = {}
     grads = "grad_all" in want or "grad_lm_head" in want
@@ -238,7 +257,8 @@ def run_example(model, ex, want, only_classifier):
             p = {k: v.detach().requires_grad_(True) for k, v in p.items()}
         # The LM head is its own leaf so the classifier path's gradient can be read separately.
         head = p[hname].detach().requires_grad_(grads)
-        hid = model.hidden(p, ids)
+        residuals = []
+        hid = model.hidden(p, ids, residuals)
         logits = hid @ head.t()
         loss = weighted_ce(logits, ids, weights)
         if grads:
@@ -247,6 +267,8 @@ def run_example(model, ex, want, only_classifier):
         res["logits"] = logits.detach()
     if "representation" in want:
         res["representation"] = hid[-1].detach()
+    if "layer_states" in want:
+        res["layer_states"] = layer_states(residuals, weights, layers)
     if "loss" in want:
         res["loss"] = float(loss.detach())
     if "grad_all" in want:
@@ -312,7 +334,7 @@ def main_default(req, out):
     results = []
     for ex in req["examples"]:
         check_example(ex, vocab)
-        results.append(run_example(model, ex, want, only_classifier))
+        results.append(run_example(model, ex, want, only_classifier, req.get("layers", [])))
     write_output(out, results)
 
 

@@ -7,6 +7,7 @@ import { runAudit } from '@safesift/core/audit/run-audit.ts';
 import { InterruptedError, UnusableInputError } from '@safesift/core/errors.ts';
 import { PROBES } from '@safesift/core/graph/probes.ts';
 import { parseWeights } from '@safesift/core/scoring/anchor-sets.ts';
+import { RANKING_METHODS } from '@safesift/core/scoring/ranking-method.ts';
 import { createProgressReporter } from './progress-reporter.ts';
 import { integer } from './cli-parsers.ts';
 import { EXIT } from './exit-codes.ts';
@@ -23,7 +24,8 @@ export function addAuditOptions(command: Command): Command {
     .option('--weights <list>', 'weight per anchor set, harmful first then safe, e.g. "1,-1,-1" (default +1 harmful, -1 safe)')
     .addOption(new Option('--format <preset>', 'prompt format').choices(['paper-llama2', 'chat-template']).default('paper-llama2'))
     .addOption(new Option('--record-shape <shape>', 'force the record shape instead of detecting it per file').choices(['alpaca', 'dolly', 'gsm8k', 'chat']))
-    .addOption(new Option('--method <score>', 'ranking score').choices(['grad', 'rep']).default('grad'))
+    .addOption(new Option('--method <score>', 'ranking score: grad (paper), rep (paper), self_inf / self_inf_n (anchor-free self-influence), dir (compliance direction)').choices([...RANKING_METHODS]).default('grad'))
+    .option('--direction-layers <list>', "decoder layers of the compliance direction: 'middle' (layer L/2), 'none', or 0-based indices like '8,16'", 'middle')
     .option('--k <n>', 'size of the top-k selection', integer('--k'), 100)
     .option('--bottom-k <n>', 'also write the n lowest-scoring examples (bottomk.parquet)', integer('--bottom-k'), 0)
     .option('--top-n <n>', 'representation score: mean of the top-n anchor similarities', integer('--top-n'), 1)

@@ -6,7 +6,7 @@ import { rawAuditFlags } from './audit-command.ts';
 
 /** Audit flags that describe the job (the rest, e.g. --threads, belong to the processes). */
 export const JOB_FIELDS = [
-  'data', 'model', 'harmful', 'safe', 'weights', 'format', 'recordShape', 'method', 'k', 'bottomK', 'topN', 'maxTokens',
+  'data', 'model', 'harmful', 'safe', 'weights', 'format', 'recordShape', 'method', 'directionLayers', 'k', 'bottomK', 'topN', 'maxTokens',
   'anchorTokens', 'probes', 'proj', 'projSeed', 'projDim', 'batchSize', 'batchTokens', 'dtype', 'limit', 'maxRecordBytes', 'minAnchors', 'out', 'cache',
 ] as const;
 

@@ -1,3 +1,5 @@
+import { rankingColumnFor } from '@safesift/core/audit/ranking-column.ts';
+import { DirectionScorer } from '@safesift/core/scoring/direction-score.ts';
 import { headers } from '@nats-io/transport-node';
 import { computeAnchorFeatures } from '@safesift/core/audit/anchor-features.ts';
 import { buildSummary } from '@safesift/core/audit/audit-summary.ts';
@@ -161,8 +163,11 @@ async function computeSharedAnchors(conn: ClusterConnection, job: JobContext, se
     // With a feature cache, last night's anchor features are reused.
     const featureCache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, audit, audit.anchorTokens), conn.s3);
     const anchors = await computeAnchorFeatures(specs, opened.tokenizer, opened.model, { ...job.audit, batch: opened.batch, ...(featureCache ? { featureCache } : {}) }, (e) => anchorErrors.push(e), storageByteSources(conn.s3));
+    const dirScorer = new DirectionScorer(anchors.layerStates, opened.directionLayers, opened.checkpoint.config.hiddenSize);
     const base = buildSummary({
       options: audit,
+      rankingColumn: rankingColumnFor(job.audit.method, dirScorer),
+      directions: dirScorer.directions,
       modelDir: opened.synthetic ? 'tiny' : job.audit.model,
       synthetic: opened.synthetic,
       checkpoint: opened.checkpoint,

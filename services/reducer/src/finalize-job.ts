@@ -65,12 +65,19 @@ export async function finalizeJob(job: JobContext, spec: SpecRecord, plan: PlanR
     };
     plan.anchorErrors.forEach(recordError);
 
-    const base = JSON.parse(new TextDecoder().decode(await store.get(workKeys.summaryBase(job.work)))) as Record<string, unknown> & { anchor_sets: AnchorSetSpec[]; cache?: CacheSummary };
+    const base = JSON.parse(new TextDecoder().decode(await store.get(workKeys.summaryBase(job.work)))) as Record<string, unknown> & {
+      anchor_sets: AnchorSetSpec[];
+      cache?: CacheSummary;
+      ranking: { column: string };
+      features: { directions: { column: string }[] };
+    };
     // With a feature cache: the job's cache counts, and its run history under the job's name.
     const cacheReport = base.cache === undefined ? null : { ...base.cache };
     const run = cacheReport === null ? null : await RunTracker.open(openCacheRoot(cacheReport.uri, options.s3), job.spec.name, job.id);
-    const rankingColumn = job.audit.method === 'grad' ? 'grad_score' : 'rep_score';
-    const columns = scoreColumns(base.anchor_sets.map(({ name, role, weight, source }) => ({ name, role, weight, source })));
+    // The coordinator resolved the ranking column and the direction columns with the anchors.
+    const rankingColumn = base.ranking.column;
+    const directionColumns = base.features.directions.map((d) => d.column);
+    const columns = scoreColumns(base.anchor_sets.map(({ name, role, weight, source }) => ({ name, role, weight, source })), directionColumns);
     const outputs: Record<string, string> = {};
     const parts: string[] = [];
     let part: { writer: ParquetTableWriter; rows: number; path: string } | null = null;

@@ -1,3 +1,5 @@
+import { rankingColumnFor } from '@safesift/core/audit/ranking-column.ts';
+import { DirectionScorer } from '@safesift/core/scoring/direction-score.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { openAuditModel, type AuditModel } from '@safesift/core/audit/audit-model.ts';
 import { scoreColumns } from '@safesift/core/audit/score-table.ts';
@@ -49,7 +51,7 @@ export class JobScorer {
     const anchors = decodeAnchorFeatures(await job.out.store.get(workKeys.anchors(job.work)));
     const a = job.audit;
     // Everything the feature graph and its plan depend on: a job that matches reuses the open model.
-    const modelKey = JSON.stringify([a.model, a.format, a.probes, a.projection, a.sketch, a.dtype, a.maxTokens, a.batchSize ?? null, a.batchTokens ?? null, settings.threads ?? null]);
+    const modelKey = JSON.stringify([a.model, a.format, a.probes, a.projection, a.sketch, a.dtype, a.directionLayers, a.maxTokens, a.batchSize ?? null, a.batchTokens ?? null, settings.threads ?? null]);
     let opened: AuditModel;
     if (previous !== null && previous.modelKey === modelKey) {
       previous.ownsModel = false;
@@ -66,6 +68,7 @@ export class JobScorer {
       const specs = anchors.gradient.map((s) => s.spec);
       // Every worker of the job opens the same cache; each writes its own segments.
       const cache = job.audit.cache === undefined ? undefined : await FeatureCache.open(job.audit.cache, featureCacheKey(opened.model.info, { ...job.audit, projection: opened.projection }), settings.s3);
+      const dirScorer = new DirectionScorer(anchors.layerStates, opened.directionLayers, opened.checkpoint.config.hiddenSize);
       const context: ScoringContext = {
         tokenizer: opened.tokenizer,
         model: opened.model,
@@ -74,10 +77,11 @@ export class JobScorer {
         specs,
         maxTokens: job.audit.maxTokens,
         batch: opened.batch,
-        method: job.audit.method,
+        dirScorer,
+        rankingColumn: rankingColumnFor(job.audit.method, dirScorer),
         ...(cache ? { cache } : {}),
       };
-      return new JobScorer(job, modelKey, opened, context, scoreColumns(specs), cache);
+      return new JobScorer(job, modelKey, opened, context, scoreColumns(specs, dirScorer.columns()), cache);
     } catch (error) {
       await opened.close();
       throw error;

@@ -16,6 +16,8 @@ import { preview } from './score-table.ts';
 export interface AnchorFeatures {
   representation: AnchorSetVectors[];
   gradient: AnchorSetVectors[];
+  /** Per set, each anchor's layer states for the compliance direction (empty vectors without direction layers). */
+  layerStates: AnchorSetVectors[];
   /** Anchors used per set, in the order of the specs. */
   counts: number[];
 }
@@ -64,7 +66,7 @@ export async function computeAnchorFeatures(
   reportError: (error: RecordError) => void,
   opener: ByteSourceOpener = localFiles,
 ): Promise<ComputedAnchorFeatures> {
-  const result: ComputedAnchorFeatures = { representation: [], gradient: [], counts: [], sets: [] };
+  const result: ComputedAnchorFeatures = { representation: [], gradient: [], layerStates: [], counts: [], sets: [] };
   for (const spec of specs) {
     const examples: Example[] = [];
     const rejected: RecordError[] = [];
@@ -100,6 +102,7 @@ export async function computeAnchorFeatures(
     const rows = usable.map((u) => u.example.row);
     result.representation.push({ spec, vectors: features.map((f) => f.representation), rows });
     result.gradient.push({ spec, vectors: features.map((f) => f.gradient), rows });
+    result.layerStates.push({ spec, vectors: features.map((f) => f.layerStates), rows });
     result.counts.push(usable.length);
     const anchors = usable.map(({ example }) => ({ row: example.row, request: preview(lastExchange(toMessages(example.content)).user) }));
     result.sets.push({ name: spec.name, source: spec.source, records, used: usable.length, rejected: records - usable.length, anchors });

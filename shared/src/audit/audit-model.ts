@@ -9,6 +9,7 @@ import { PooledFeatureModel } from '../features/pooled-feature-model.ts';
 import { attentionModeFor } from '../graph/autodiff/attention-mode.ts';
 import { gradientDimension } from '../graph/feature-graph.ts';
 import { resolveProjection, type ProjectionSpec } from '../graph/projection.ts';
+import { resolveDirectionLayers } from '../scoring/direction-layers.ts';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
 import { ensureTinyModel } from '../model/synthetic-checkpoint.ts';
 import { PromptTokenizer } from '../prompt/prompt-tokenizer.ts';
@@ -31,12 +32,14 @@ export interface AuditModel {
   batch: BatchLimits;
   /** The gradient projection in use (`auto` resolved for this model). */
   projection: ProjectionSpec;
+  /** Decoder layers whose states the features carry (--direction-layers resolved for this model; [] for none). */
+  directionLayers: number[];
   close(): Promise<void>;
 }
 
 /** What opening the model needs; the planning knobs left out are chosen by the memory model. */
 type ModelOptions = Pick<AuditOptions, 'format' | 'probes' | 'projection' | 'sketch' | 'dtype' | 'maxTokens'> &
-  Partial<Pick<AuditOptions, 'threads' | 'batchSize' | 'batchTokens' | 'memoryBudget' | 'prepack'>>;
+  Partial<Pick<AuditOptions, 'threads' | 'batchSize' | 'batchTokens' | 'memoryBudget' | 'prepack' | 'directionLayers'>>;
 
 /** Opens `localModel` (a folder, or `tiny`) with the feature options of an audit. */
 export async function openAuditModel(localModel: string, options: ModelOptions): Promise<AuditModel> {
@@ -48,9 +51,11 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
     const projection = resolveProjection(options.projection, checkpoint.config);
     // Long examples recompute attention's probabilities (memory linear in T); short ones keep them (faster).
     const attention = attentionModeFor(options.maxTokens);
-    const featureOptions = { probe: options.probes, projection, sketch: options.sketch, dtype: options.dtype, attention };
+    // Not given (callers without a direction scorer): no layer states.
+    const directionLayers = resolveDirectionLayers(options.directionLayers ?? [], checkpoint.config.numLayers);
+    const featureOptions = { probe: options.probes, projection, sketch: options.sketch, dtype: options.dtype, attention, directionLayers };
     const device = featureDevice();
-    const memory = featureMemoryModel(checkpoint.config, options.dtype, gradientDimension(checkpoint, featureOptions), device, attention);
+    const memory = featureMemoryModel(checkpoint.config, options.dtype, gradientDimension(checkpoint, featureOptions), device, attention, directionLayers.length);
     const plan = planFor(memory, device, options);
     const model = await PooledFeatureModel.start(checkpoint, {
       ...featureOptions,
@@ -68,6 +73,7 @@ export async function openAuditModel(localModel: string, options: ModelOptions):
       memory,
       batch: { examples: plan.batchExamples, tokens: plan.batchTokens },
       projection,
+      directionLayers,
       async close() {
         await model.close();
         await checkpoint.close();

@@ -6,6 +6,8 @@ import { DEMO_INPUTS } from './demo-inputs.ts';
 import { PROBES } from '../graph/probes.ts';
 import { parseLocation } from '../storage/location.ts';
 import { parseByteSize } from '../features/memory-budget.ts';
+import { parseDirectionLayers, type DirectionLayerChoice } from '../scoring/direction-layers.ts';
+import { RANKING_METHODS } from '../scoring/ranking-method.ts';
 import { DEFAULT_PROJECTION_SEED, parseProjectionChoice, resolveProjection, type ProjectionChoice, type ProjectionSpec, type SketchSpec } from '../graph/projection.ts';
 
 /**
@@ -39,8 +41,8 @@ const rawAuditOptions = z.object({
   format: z.enum(['paper-llama2', 'chat-template']).default('paper-llama2'),
   /** Force a record shape instead of detecting it per file. */
   recordShape: z.enum(RECORD_SHAPES).optional(),
-  /** Ranking score: gradient matching (the paper's strongest) or representation matching. */
-  method: z.enum(['grad', 'rep']).default('grad'),
+  /** Ranking score: gradient matching (the paper's strongest), representation matching, self-influence or the compliance direction (ranking-method.ts). */
+  method: z.enum(RANKING_METHODS).default('grad'),
   k: z.number().int().min(1).default(100),
   bottomK: z.number().int().min(0).default(0),
   /** Representation aggregate: mean of the top-n anchor similarities. */
@@ -48,6 +50,8 @@ const rawAuditOptions = z.object({
   maxTokens: z.number().int().min(2).default(512),
   /** Anchors count only their first N response tokens (the paper: 10). */
   anchorTokens: z.number().int().min(1).default(10),
+  /** Decoder layers of the compliance-direction scorer: `middle`, `none` or e.g. `8,16` (direction-layers.ts). */
+  directionLayers: z.string().default('middle'),
   /** Parameters whose per-example gradients are the gradient features. */
   probes: z.enum(PROBES).default(DEFAULT_PROBE),
   /** `auto` (sized for the model), `none` or `kron:OUTxIN`. */
@@ -97,7 +101,9 @@ export function resolveAuditOptions<T extends Pick<AuditOptions, 'projection'>>(
   return { ...options, projection: resolveProjection(options.projection, config) };
 }
 
-export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape' | 'name' | 'memoryBudget'> {
+export interface AuditOptions extends Omit<z.output<typeof rawAuditOptions>, 'proj' | 'projDim' | 'recordShape' | 'name' | 'memoryBudget' | 'directionLayers'> {
+  /** Resolved against the model's layer count when it opens. */
+  directionLayers: DirectionLayerChoice;
   name: string;
   /** Bytes; undefined: detected when the model opens. */
   memoryBudget: number | undefined;
@@ -115,7 +121,7 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
     const problems = parsed.error.issues.map((issue) => `--${kebab(issue.path.join('.'))}: ${issue.message}`);
     throw new ConfigError(`invalid options:\n  ${problems.join('\n  ')}`);
   }
-  const { proj, projSeed, projDim, recordShape, name, memoryBudget, ...rest } = parsed.data;
+  const { proj, projSeed, projDim, recordShape, name, memoryBudget, directionLayers, ...rest } = parsed.data;
   if (rest.cache !== undefined) checkCacheLocation(rest.cache);
   // Without data or anchors, the shipped demo inputs fill in (the README's first command).
   const demo = rest.data.length === 0;
@@ -131,12 +137,18 @@ export function compileAuditOptions(raw: RawAuditOptions): AuditOptions {
   if (rest.weights && rest.weights.length !== sets) {
     throw new ConfigError(`--weights: ${rest.weights.length} weights given for ${sets} anchor sets (harmful first, then safe)`);
   }
+  const layers = parseDirectionLayers(directionLayers);
+  if (rest.method === 'dir' && layers !== 'middle' && layers.length === 0) {
+    throw new ConfigError('--method dir ranks by the compliance direction: it needs --direction-layers (default middle), not none');
+  }
+  if (rest.method === 'dir' && rest.safe.length === 0) throw new ConfigError('--method dir: the compliance direction is harmful minus safe anchors; give --safe');
   return {
     ...rest,
     recordShape,
     name: name ?? runNameOf(rest.out),
     memoryBudget: typeof memoryBudget === 'string' ? parseByteSize(memoryBudget, '--memory-budget') : memoryBudget,
     projSeed,
+    directionLayers: layers,
     projection: parseProjectionChoice(proj, projSeed),
     sketch: projDim === undefined ? null : { dim: projDim, seed: projSeed },
     demo,

@@ -11,6 +11,7 @@ import { writeJsonAtomic } from '../output/atomic-json.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import { nearestAnchorsFit } from '../scoring/gradient-score.ts';
 import type { ResolvedAuditOptions } from './audit-options.ts';
+import type { DirectionInfo } from '../scoring/direction-score.ts';
 import { peakRssBytes } from './peak-memory.ts';
 import { SAFESIFT_VERSION } from './version.ts';
 
@@ -42,6 +43,10 @@ export interface SummaryParts {
   synthetic: boolean;
   checkpoint: Checkpoint;
   featureInfo: FeatureModelInfo;
+  /** scores.parquet column the top-k ranks by (rankingColumnFor). */
+  rankingColumn: string;
+  /** Compliance directions, scored or degenerate (DirectionScorer.directions). */
+  directions: readonly DirectionInfo[];
   specs: readonly AnchorSetSpec[];
   anchorCounts: readonly number[];
   inputs: InputCounts[];
@@ -112,8 +117,11 @@ export function buildSummary(p: SummaryParts) {
       // Whether the near_grad_<set> columns are filled (the anchors' gradients fit the memory budget).
       nearest_by_gradient: nearestAnchorsFit(p.specs.length, p.anchorCounts.reduce((a, b) => a + b, 0), p.featureInfo.gradientDim),
       representation_dim: p.featureInfo.representationDim,
+      // Compliance directions (dir_<layer>_<position> columns): layer, position, length before normalising, why empty.
+      direction_layers: p.directions.filter((d) => d.position === 'response').map((d) => d.layer),
+      directions: p.directions.map((d) => ({ column: d.column, layer: d.layer, position: d.position, norm: d.norm, degenerate: d.degenerate })),
     },
-    ranking: { method: p.options.method, column: p.options.method === 'grad' ? 'grad_score' : 'rep_score', k: p.options.k, bottom_k: p.options.bottomK },
+    ranking: { method: p.options.method, column: p.rankingColumn, k: p.options.k, bottom_k: p.options.bottomK },
     anchor_sets: p.specs.map((s, i) => {
       const read = p.anchorSets?.[i];
       return {

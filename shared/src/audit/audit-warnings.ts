@@ -1,5 +1,6 @@
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import { NEAREST_ANCHOR_BUDGET_BYTES, nearestAnchorsBytes, nearestAnchorsFit } from '../scoring/gradient-score.ts';
+import type { DirectionInfo } from '../scoring/direction-score.ts';
 import type { AnchorSetReport } from './anchor-features.ts';
 import type { AuditOptions } from './audit-options.ts';
 import type { InputCounts } from './audit-summary.ts';
@@ -11,13 +12,15 @@ export interface WarningFacts {
   inputs: readonly InputCounts[];
   /** Dims of a gradient feature: whether the nearest anchor by gradient fits its memory budget. */
   gradientDim?: number;
+  /** The compliance directions: a degenerate one leaves its column empty. */
+  directions?: readonly DirectionInfo[];
 }
 
 /**
  * What a user should know about a run that did not stop it, one line each: summary.json's
  * `warnings`, printed by the CLI too.
  */
-export function auditWarnings({ options, specs, anchors, inputs, gradientDim }: WarningFacts): string[] {
+export function auditWarnings({ options, specs, anchors, inputs, gradientDim, directions = [] }: WarningFacts): string[] {
   const warnings: string[] = [];
   if (!specs.some((s) => s.role === 'safe')) {
     warnings.push('no safe anchors (--safe): scores are similarity to the harmful anchors only, not bi-directional anchoring, which also subtracts similarity to refusals');
@@ -35,6 +38,11 @@ export function auditWarnings({ options, specs, anchors, inputs, gradientDim }: 
   if (gradientDim !== undefined && !nearestAnchorsFit(specs.length, anchorCount, gradientDim)) {
     const mib = Math.ceil(nearestAnchorsBytes(specs.length, anchorCount, gradientDim) / 2 ** 20);
     warnings.push(`near_grad_* columns left empty: the ${anchorCount} anchors' ${gradientDim}-dim gradients would take ${mib} MiB (budget ${NEAREST_ANCHOR_BUDGET_BYTES / 2 ** 20} MiB); --proj-dim 8192 makes them fit`);
+  }
+  const empty = directions.filter((d) => d.degenerate !== null);
+  if (empty.length > 0) {
+    const reasons = [...new Set(empty.map((d) => d.degenerate))].join('; ');
+    warnings.push(`${empty.map((d) => d.column).join(', ')} left empty: ${reasons}`);
   }
   return warnings;
 }

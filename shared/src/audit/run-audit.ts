@@ -12,6 +12,8 @@ import { openParquetWriter, type ParquetTableWriter } from '../output/parquet-ta
 import { nameAnchorSets } from '../scoring/anchor-sets.ts';
 import { GradientScorer } from '../scoring/gradient-score.ts';
 import { RepresentationScorer } from '../scoring/representation-score.ts';
+import { DirectionScorer } from '../scoring/direction-score.ts';
+import { rankingColumnFor } from './ranking-column.ts';
 import { TopK } from '../scoring/top-k.ts';
 import { computeAnchorFeatures } from './anchor-features.ts';
 import type { AuditOptions, ResolvedAuditOptions } from './audit-options.ts';
@@ -99,6 +101,8 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     const anchors = await computeAnchorFeatures(specs, tokenizer, model, { ...options, batch, ...(cache ? { featureCache: cache.anchors } : {}) }, (e) => anchorErrors.record(e));
     const repScorer = new RepresentationScorer(anchors.representation, { topN: options.topN });
     const gradScorer = new GradientScorer(anchors.gradient);
+    const dirScorer = new DirectionScorer(anchors.layerStates, opened.directionLayers, checkpoint.config.hiddenSize);
+    const rankingColumn = rankingColumnFor(options.method, dirScorer);
     timings.anchorsMs = performance.now() - anchorStart;
     signal?.throwIfAborted();
 
@@ -106,7 +110,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
     progress.phase = 'corpus';
     progress.total = await estimateTotal(options);
     report();
-    scores = await openParquetWriter(join(options.out, 'scores.parquet'), scoreColumns(specs));
+    scores = await openParquetWriter(join(options.out, 'scores.parquet'), scoreColumns(specs, dirScorer.columns()));
     const top = new TopK<RankedEntry>(options.k, 'top');
     const bottom = new TopK<RankedEntry>(options.bottomK, 'bottom');
 
@@ -115,7 +119,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       report();
     };
     const context: ScoringContext = {
-      tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batch, method: options.method, onFeaturized,
+      tokenizer, model, repScorer, gradScorer, specs, maxTokens: options.maxTokens, batch, dirScorer, rankingColumn, onFeaturized,
       ...(cache ? { cache: cache.corpus } : {}),
       ...(signal ? { signal } : {}),
     };
@@ -194,6 +198,8 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       synthetic,
       checkpoint,
       featureInfo: model.info,
+      rankingColumn,
+      directions: dirScorer.directions,
       specs,
       anchorCounts: anchors.counts,
       anchorSets: anchors.sets,
@@ -202,7 +208,7 @@ export async function runAudit(options: AuditOptions, hooks: AuditHooks = {}): P
       topCount: top.size,
       timings: { ...timings, totalMs: performance.now() - started },
       outputs,
-      warnings: auditWarnings({ options, specs, anchors: anchors.sets, inputs: inputList, gradientDim: model.info.gradientDim }),
+      warnings: auditWarnings({ options, specs, anchors: anchors.sets, inputs: inputList, gradientDim: model.info.gradientDim, directions: dirScorer.directions }),
       ...(cache ? { cache: cache.summary(), diff: diff ?? null } : {}),
       execution: { plan: opened.plan, memory: opened.memory },
     });

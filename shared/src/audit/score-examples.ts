@@ -9,6 +9,8 @@ import type { TokenizedExample } from '../prompt/tokenized.ts';
 import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScorer } from '../scoring/gradient-score.ts';
 import type { RepresentationScorer } from '../scoring/representation-score.ts';
+import type { DirectionScorer } from '../scoring/direction-score.ts';
+import { selfInfluence } from '../scoring/self-influence.ts';
 import { featurizeProjected, type LateTokenizer } from '../feature-cache/cached-featurize.ts';
 import { renderDigest } from '../feature-cache/render-digest.ts';
 import type { FeatureCache } from '../feature-cache/feature-cache.ts';
@@ -22,10 +24,12 @@ export interface ScoringContext {
   model: FeatureModel;
   repScorer: RepresentationScorer;
   gradScorer: GradientScorer;
+  dirScorer: DirectionScorer;
   specs: readonly AnchorSetSpec[];
   maxTokens: number;
   batch: BatchLimits;
-  method: 'grad' | 'rep';
+  /** scores.parquet column the ranking uses (rankingColumn of --method). */
+  rankingColumn: string;
   /** Features cached by example content: only misses are featurized (same results as without). */
   cache?: FeatureCache;
   /** Examples finished, after each model batch (and for cache hits). */
@@ -65,8 +69,12 @@ export async function scoreExamples(window: readonly Example[], ctx: ScoringCont
     const rep = ctx.repScorer.score(f.representation);
     const grad = ctx.gradScorer.scoreProjection(f.projection);
     const gradNearest = ctx.gradScorer.nearest(f.projection);
-    result.rows.push(scoreRow({ example, tokens: f.tokens, truncated: f.truncated, responseTokens: f.labels, loss: f.loss, rep, grad, gradNearest }, ctx.specs));
-    result.entries.push(rankedEntry(example, rep.score, grad.score, ctx.method));
+    // projection[0] is ‖g‖² of the unnormalised gradient (GradientScorer.project).
+    const selfInf = selfInfluence(f.projection[0]!, f.labels);
+    const direction = ctx.dirScorer.score(f.layerStates);
+    const row = scoreRow({ example, tokens: f.tokens, truncated: f.truncated, responseTokens: f.labels, loss: f.loss, rep, grad, gradNearest, selfInf, direction }, ctx.specs, ctx.dirScorer.columns());
+    result.rows.push(row);
+    result.entries.push(rankedEntry(example, row, ctx.rankingColumn));
     result.examples.push(example);
   });
   return result;
@@ -116,14 +124,16 @@ function lateTokenizer(usable: readonly PreparedExample[], ctx: ScoringContext):
   };
 }
 
-function rankedEntry(example: Example, repScore: number, gradScore: number, method: 'grad' | 'rep'): RankedEntry {
+function rankedEntry(example: Example, row: Row, column: string): RankedEntry {
+  const value = row[column];
   return {
-    score: method === 'grad' ? gradScore : repScore,
+    // An empty score (e.g. a degenerate direction) is not ranked, like a NaN one.
+    score: typeof value === 'number' ? value : NaN,
     id: example.id,
     source: example.source,
     row: example.row,
-    repScore,
-    gradScore,
+    repScore: row.rep_score as number,
+    gradScore: row.grad_score as number,
     promptPreview: '',
     responsePreview: '',
   };

@@ -5,6 +5,7 @@ import type { AnchorSetSpec } from '../scoring/anchor-sets.ts';
 import type { GradientScore, NearestByGradient } from '../scoring/gradient-score.ts';
 import type { RankedEntry } from '../scoring/ranked-entry.ts';
 import type { RepresentationScore } from '../scoring/representation-score.ts';
+import type { SelfInfluence } from '../scoring/self-influence.ts';
 
 /** Everything known about one scored example. */
 export interface ScoredExample {
@@ -17,10 +18,16 @@ export interface ScoredExample {
   rep: RepresentationScore;
   grad: GradientScore;
   gradNearest: NearestByGradient;
+  selfInf: SelfInfluence;
+  /** Projection on each compliance direction, in the order of the direction columns (null: degenerate direction). */
+  direction: readonly (number | null)[];
 }
 
-/** Columns of scores.parquet: fixed ones, then `rep_<set>` and `grad_<set>` per anchor set. */
-export function scoreColumns(sets: readonly AnchorSetSpec[]): ColumnSpec[] {
+/**
+ * Columns of scores.parquet: fixed ones, `rep_<set>` and `grad_<set>` per anchor set, the
+ * self-influence pair, then one `dir_<layer>_<position>` per compliance direction (DirectionScorer.columns).
+ */
+export function scoreColumns(sets: readonly AnchorSetSpec[], directionColumns: readonly string[] = []): ColumnSpec[] {
   return [
     { name: 'id', type: 'utf8', description: 'stable hash of the record content' },
     { name: 'source', type: 'utf8', description: 'input file' },
@@ -42,11 +49,19 @@ export function scoreColumns(sets: readonly AnchorSetSpec[]): ColumnSpec[] {
       { name: `near_grad_${s.name}`, type: 'int64', nullable: true, description: `row in ${s.source} of the anchor whose own normalised gradient has the largest dot with ĝ (empty when the anchors' gradients exceed the memory budget)` },
       { name: `near_grad_${s.name}_dot`, type: 'float64', nullable: true, description: 'that dot' },
     ]),
+    { name: 'self_inf', type: 'float64', description: '‖g‖² of the gradient of the mean response loss (projected unless --proj none)' },
+    { name: 'self_inf_n', type: 'float64', nullable: true, description: 'log(self_inf + 1) + log(response_tokens + 1) (Guan et al. Self-Inf-N)' },
+    ...directionColumns.map((name): ColumnSpec => ({
+      name,
+      type: 'float64',
+      nullable: true,
+      description: `projection of the layer's state (${name.endsWith('_prompt') ? 'last prompt token' : 'response-token mean'}) on the unit compliance direction; empty when that direction is degenerate`,
+    })),
     ...FORMAT_TAGS.map((t): ColumnSpec => ({ name: `tag_${t}`, type: 'bool', description: `format tag of the response: ${FORMAT_TAG_DESCRIPTIONS[t]}` })),
   ];
 }
 
-export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[]): Row {
+export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[], directionColumns: readonly string[] = []): Row {
   const { example, rep, grad } = scored;
   const row: Row = {
     id: example.id,
@@ -73,6 +88,11 @@ export function scoreRow(scored: ScoredExample, sets: readonly AnchorSetSpec[]):
     row[`near_rep_${s.name}_cos`] = byRep?.value ?? null;
     row[`near_grad_${s.name}`] = byGrad?.row ?? null;
     row[`near_grad_${s.name}_dot`] = byGrad?.value ?? null;
+  });
+  row.self_inf = scored.selfInf.selfInf;
+  row.self_inf_n = scored.selfInf.selfInfN;
+  directionColumns.forEach((name, i) => {
+    row[name] = scored.direction[i] ?? null;
   });
   const tags = formatTagsOf(responseText(example.content));
   for (const t of FORMAT_TAGS) row[`tag_${t}`] = tags[t];

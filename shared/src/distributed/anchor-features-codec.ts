@@ -2,7 +2,7 @@
  * The anchor features of a job as one blob in object storage, written once and read by every
  * worker. Layout: "SSAF", then u32 LE version, header length and CRC-32 of everything after these
  * 16 bytes; the header (JSON: specs, counts, vector lengths, float count); zero padding to 8 bytes;
- * then every vector's float32 values, little-endian, representation sets first. Vectors are copied byte for byte, so
+ * then every vector's float32 values, little-endian, representation sets first, then gradient and layer-state sets. Vectors are copied byte for byte, so
  * they come back bit-exact (NaN payloads included); no JSON for the hundreds of MB of gradients.
  */
 import { endianness } from 'node:os';
@@ -33,6 +33,8 @@ const setSchema = z.strictObject({ spec: specSchema, lengths: z.array(z.number()
 const headerSchema = z.strictObject({
   representation: z.array(setSchema),
   gradient: z.array(setSchema),
+  // Compliance-direction states; absent in blobs of jobs without direction layers.
+  layerStates: z.array(setSchema).optional(),
   counts: z.array(z.number().int().min(0)),
   floats: z.number().int().min(0),
 });
@@ -40,7 +42,7 @@ type Header = z.infer<typeof headerSchema>;
 
 export function encodeAnchorFeatures(features: AnchorFeatures): Uint8Array {
   assertLittleEndian();
-  const sets = [...features.representation, ...features.gradient];
+  const sets = [...features.representation, ...features.gradient, ...features.layerStates];
   const describe = (s: AnchorSetVectors) => ({
     spec: { name: s.spec.name, role: s.spec.role, weight: s.spec.weight, source: s.spec.source },
     lengths: s.vectors.map((v) => v.length),
@@ -51,6 +53,7 @@ export function encodeAnchorFeatures(features: AnchorFeatures): Uint8Array {
   const header = {
     representation: features.representation.map(describe),
     gradient: features.gradient.map(describe),
+    ...(features.layerStates.length > 0 ? { layerStates: features.layerStates.map(describe) } : {}),
     counts: [...features.counts],
     floats,
   };
@@ -94,9 +97,10 @@ export function decodeAnchorFeatures(bytes: Uint8Array): AnchorFeatures {
   const expected = dataOffset + header.floats * 4;
   if (bytes.length !== expected) throw corrupt(`${bytes.length} bytes, expected ${expected}${bytes.length < expected ? ' (truncated)' : ''}`);
   const data = bytes.subarray(dataOffset);
-  const declared = [...header.representation, ...header.gradient].reduce((n, s) => n + s.lengths.reduce((a, b) => a + b, 0), 0);
+  const allSets = [...header.representation, ...header.gradient, ...(header.layerStates ?? [])];
+  const declared = allSets.reduce((n, s) => n + s.lengths.reduce((a, b) => a + b, 0), 0);
   if (declared !== header.floats) throw corrupt(`vector lengths add up to ${declared} floats, the header says ${header.floats}`);
-  const badRows = [...header.representation, ...header.gradient].find((s) => s.rows !== undefined && s.rows.length !== s.lengths.length);
+  const badRows = allSets.find((s) => s.rows !== undefined && s.rows.length !== s.lengths.length);
   if (badRows) throw corrupt(`set ${badRows.spec.name} has ${badRows.rows!.length} anchor rows for ${badRows.lengths.length} vectors`);
 
   const aligned = (data.byteOffset & 3) === 0;
@@ -114,7 +118,8 @@ export function decodeAnchorFeatures(bytes: Uint8Array): AnchorFeatures {
     }));
   const representation = toSets(header.representation);
   const gradient = toSets(header.gradient);
-  return { representation, gradient, counts: header.counts };
+  const layerStates = toSets(header.layerStates ?? []);
+  return { representation, gradient, layerStates, counts: header.counts };
 }
 
 function readHeader(bytes: Uint8Array): Header {

@@ -4,6 +4,8 @@
  * CLI flags; unknown keys are errors. Errors name the file and the field. Defaults come from
  * compileAuditOptions, so a job audits exactly what `safesift audit` would.
  */
+import { formatDirectionLayers, parseDirectionLayers } from '../scoring/direction-layers.ts';
+import { RANKING_METHODS } from '../scoring/ranking-method.ts';
 import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -44,6 +46,13 @@ const weights = z.preprocess((v, ctx) => {
     return z.NEVER;
   }
 }, z.array(z.number({ error: 'expected a finite number' }), { error: 'expected a list of numbers (or text such as "1,-1")' }));
+const directionLayers = z.string({ error: 'expected a string' }).superRefine((text, ctx) => {
+  try {
+    parseDirectionLayers(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--direction-layers: /, '') });
+  }
+});
 const projection = z.string({ error: 'expected a string' }).superRefine((text, ctx) => {
   try {
     parseProjectionChoice(text);
@@ -63,7 +72,8 @@ const fields = {
   weights,
   format: oneOf(['paper-llama2', 'chat-template']),
   recordShape: oneOf(RECORD_SHAPES),
-  method: oneOf(['grad', 'rep']),
+  method: oneOf(RANKING_METHODS),
+  directionLayers,
   k: int(1),
   bottomK: int(0),
   topN: int(1),
@@ -162,6 +172,7 @@ export function compileJobSpec(raw: RawJobSpec): JobSpec {
     format: options.format,
     ...(options.recordShape === undefined ? {} : { recordShape: options.recordShape }),
     method: options.method,
+    directionLayers: formatDirectionLayers(options.directionLayers),
     k: options.k,
     bottomK: options.bottomK,
     topN: options.topN,

@@ -1,3 +1,4 @@
+import type { RankingMethod } from '../scoring/ranking-method.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { FeatureModelInfo } from '../features/feature-model.ts';
 import type { RankedEntry } from '../scoring/ranked-entry.ts';
@@ -10,7 +11,7 @@ import { RunTracker, type RunDiff, type RunRecord } from './run-history.ts';
 export interface AuditCacheOptions extends FeatureKeyOptions {
   anchorTokens: number;
   name: string;
-  method: 'grad' | 'rep';
+  method: RankingMethod;
   k: number;
 }
 

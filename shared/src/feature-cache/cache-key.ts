@@ -31,6 +31,11 @@ export interface FeatureCacheKey {
   responseTokenLimit: number | null;
   graphBuilder: number;
   dtype: string;
+  /**
+   * Decoder layers whose states the entries carry; absent (not []) without any, so namespaces
+   * written before the field existed keep their hash: their entries have no layer states either.
+   */
+  directionLayers?: number[];
 }
 
 export interface FeatureKeyOptions {
@@ -42,8 +47,13 @@ export interface FeatureKeyOptions {
 }
 
 /** The key of features computed by `info`'s model with these options (anchors: pass --anchor-tokens). */
-export function featureCacheKey(info: Pick<FeatureModelInfo, 'fingerprint' | 'probe'>, options: FeatureKeyOptions, responseTokenLimit: number | null = null): FeatureCacheKey {
+export function featureCacheKey(
+  info: Pick<FeatureModelInfo, 'fingerprint' | 'probe'> & Partial<Pick<FeatureModelInfo, 'directionLayers'>>,
+  options: FeatureKeyOptions,
+  responseTokenLimit: number | null = null,
+): FeatureCacheKey {
   const projection = options.projection;
+  const layers = info.directionLayers ?? [];
   return {
     format: FEATURE_CACHE_FORMAT,
     model: info.fingerprint,
@@ -57,6 +67,7 @@ export function featureCacheKey(info: Pick<FeatureModelInfo, 'fingerprint' | 'pr
     responseTokenLimit,
     graphBuilder: GRAPH_BUILDER_VERSION,
     dtype: options.dtype,
+    ...(layers.length > 0 ? { directionLayers: [...layers] } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export interface GradientProjector {
 export interface ProjectedFeatures {
   loss: number;
   representation: Float32Array;
+  /** Direction layers' states (ExampleFeatures.layerStates); empty without direction layers. */
+  layerStates: Float32Array;
   /** `GradientProjector.project` of the gradient. */
   projection: Float64Array;
   /** Tokens the model saw and whether the example was truncated (from the cache for hits). */
@@ -53,7 +55,7 @@ export async function featurizeWithCache(
   control: FeaturizeControl = {},
 ): Promise<ExampleFeatures[]> {
   const resolved = await resolveFeatures(model, requests, batch, cache, undefined, noLateTokens, control);
-  return resolved.map(({ features: { loss, representation, gradient } }) => ({ loss, representation, gradient: gradient! }));
+  return resolved.map(({ features: { loss, representation, gradient, layerStates } }) => ({ loss, representation, gradient: gradient!, layerStates }));
 }
 
 /**
@@ -72,9 +74,10 @@ export async function featurizeProjected(
   control: FeaturizeControl = {},
 ): Promise<ProjectedFeatures[]> {
   const resolved = await resolveFeatures(model, requests, batch, cache, projector, tokenizeLate, control);
-  return resolved.map(({ features: { loss, representation, gradient, projection }, tokens, truncated, labels }) => ({
+  return resolved.map(({ features: { loss, representation, gradient, projection, layerStates }, tokens, truncated, labels }) => ({
     loss,
     representation,
+    layerStates,
     projection: projection?.target === projector.target ? projection.values : projector.project(gradient!),
     tokens,
     truncated,

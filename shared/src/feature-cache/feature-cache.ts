@@ -313,5 +313,6 @@ interface LoadedSegment {
 }
 
 function entryBytes(entry: NewCacheEntry): number {
-  return (entry.features.representation.length + entry.features.gradient.length) * 4 + (entry.projection?.values.length ?? 0) * 8 + 64;
+  const f = entry.features;
+  return (f.representation.length + f.layerStates.length + f.gradient.length) * 4 + (entry.projection?.values.length ?? 0) * 8 + 64;
 }

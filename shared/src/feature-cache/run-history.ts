@@ -2,6 +2,7 @@
  * The last run of each run name, kept in the cache (`runs/<name>/latest.json`), so a nightly
  * re-audit can say what entered and left the top-k and how the scores moved.
  */
+import type { RankingMethod } from '../scoring/ranking-method.ts';
 import { ObjectNotFoundError } from '../storage/object-store.ts';
 import { cacheKey, type CacheRoot } from './cache-root.ts';
 
@@ -29,7 +30,7 @@ export interface RunRecord {
   finished_at: string;
   /** Feature namespace of the corpus features: scores of runs in one namespace are comparable. */
   namespace: string;
-  method: 'grad' | 'rep';
+  method: RankingMethod;
   k: number;
   counts: { records: number; scored: number; errors: number };
   scores: ScoreSummary;
@@ -107,7 +108,7 @@ export class RunTracker {
   }
 
   /** Stores this run as the name's last and returns the diff against the previous one (null: none). */
-  async finish(run: { namespace: string; method: 'grad' | 'rep'; k: number; counts: RunRecord['counts']; top: ReadonlyArray<Omit<RankedId, 'rank'>> }): Promise<RunDiff | null> {
+  async finish(run: { namespace: string; method: RankingMethod; k: number; counts: RunRecord['counts']; top: ReadonlyArray<Omit<RankedId, 'rank'>> }): Promise<RunDiff | null> {
     const record: RunRecord = {
       version: 1,
       name: this.name,

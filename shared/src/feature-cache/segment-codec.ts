@@ -8,9 +8,11 @@
  * the head after the prefix, CRC-32 of the gradients); the header (JSON: count, dims, ids, token
  * digests, projection target and width); zero padding to 8 bytes; the head columns, each on an
  * 8-byte boundary: loss float64[count], tokens int32[count], truncated u8[count], projection
- * float64[count × width], representation float32[count × repDim]; then, from the head length on,
- * gradient float32[count × gradDim]. All little-endian; floats are copied byte for byte, so they
- * come back bit-exact.
+ * float64[count × width], representation float32[count × repDim], layer states float32[count ×
+ * layerStateDim] (the header's layerStateDim, absent and 0 in segments written before it: the
+ * column is then empty and every offset is as it was); then, from the head length on, gradient
+ * float32[count × gradDim]. All little-endian; floats are copied byte for byte, so they come back
+ * bit-exact.
  */
 import { endianness } from 'node:os';
 import { crc32 } from 'node:zlib';
@@ -36,6 +38,8 @@ export interface GradientProjection {
 export interface CachedFeatures {
   loss: number;
   representation: Float32Array;
+  /** Direction layers' states (ExampleFeatures.layerStates); empty for entries stored without them. */
+  layerStates: Float32Array;
   /** Null when the lookup asked for the projection this entry holds: the gradient was not read. */
   gradient: Float32Array | null;
   /** The projection stored with the entry, if any (check its target before use). */
@@ -77,6 +81,8 @@ const headerSchema = z.strictObject({
   projection: z.strictObject({ target: z.string(), width: z.number().int().min(1) }).nullable(),
   // Response token counts, in the JSON header so segments written before them still read.
   labels: z.array(z.number().int().min(0)).optional(),
+  // Written only when non-zero, so segments without layer states stay as before (old readers too).
+  layerStateDim: z.number().int().min(1).optional(),
 });
 type Header = z.infer<typeof headerSchema>;
 
@@ -86,6 +92,7 @@ interface Columns {
   truncated: number;
   projection: number;
   representation: number;
+  layerStates: number;
   /** Where the gradients start: the head's length. */
   gradient: number;
   end: number;
@@ -93,14 +100,15 @@ interface Columns {
 
 const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
-function columnOffsets(headerLength: number, h: Pick<Header, 'count' | 'representationDim' | 'gradientDim' | 'projection'>): Columns {
+function columnOffsets(headerLength: number, h: Pick<Header, 'count' | 'representationDim' | 'gradientDim' | 'projection' | 'layerStateDim'>): Columns {
   const loss = align8(SEGMENT_PREFIX_BYTES + headerLength);
   const tokens = align8(loss + h.count * 8);
   const truncated = align8(tokens + h.count * 4);
   const projection = align8(truncated + h.count);
   const representation = align8(projection + h.count * (h.projection?.width ?? 0) * 8);
-  const gradient = align8(representation + h.count * h.representationDim * 4);
-  return { loss, tokens, truncated, projection, representation, gradient, end: gradient + h.count * h.gradientDim * 4 };
+  const layerStates = align8(representation + h.count * h.representationDim * 4);
+  const gradient = align8(layerStates + h.count * (h.layerStateDim ?? 0) * 4);
+  return { loss, tokens, truncated, projection, representation, layerStates, gradient, end: gradient + h.count * h.gradientDim * 4 };
 }
 
 function assertLittleEndian(): void {
@@ -120,14 +128,17 @@ export function encodeSegment(entries: readonly NewCacheEntry[]): Uint8Array {
   const first = entries[0];
   const representationDim = first?.features.representation.length ?? 0;
   const gradientDim = first?.features.gradient.length ?? 0;
+  const layerStateDim = first?.features.layerStates.length ?? 0;
   for (const e of entries) {
-    if (e.features.representation.length !== representationDim || e.features.gradient.length !== gradientDim) {
-      throw new RangeError(`feature cache: entry ${e.id} has dims ${e.features.representation.length}/${e.features.gradient.length}, the segment ${representationDim}/${gradientDim}`);
+    const f = e.features;
+    if (f.representation.length !== representationDim || f.gradient.length !== gradientDim || f.layerStates.length !== layerStateDim) {
+      const dims = `${f.representation.length}/${f.gradient.length}/${f.layerStates.length}`;
+      throw new RangeError(`feature cache: entry ${e.id} has dims ${dims}, the segment ${representationDim}/${gradientDim}/${layerStateDim}`);
     }
   }
   const projection = sharedProjection(entries);
   const labels = entries.every((e) => e.labels !== undefined) ? entries.map((e) => e.labels!) : undefined;
-  const header: Header = { count: entries.length, representationDim, gradientDim, ids: entries.map((e) => e.id), digests: entries.map((e) => e.digest), projection, ...(labels ? { labels } : {}) };
+  const header: Header = { count: entries.length, representationDim, gradientDim, ids: entries.map((e) => e.id), digests: entries.map((e) => e.digest), projection, ...(labels ? { labels } : {}), ...(layerStateDim > 0 ? { layerStateDim } : {}) };
   const headerBytes = Buffer.from(JSON.stringify(header));
   const at = columnOffsets(headerBytes.length, header);
   const out = new Uint8Array(at.end);
@@ -139,6 +150,7 @@ export function encodeSegment(entries: readonly NewCacheEntry[]): Uint8Array {
     out[at.truncated + i] = e.truncated ? 1 : 0;
     if (projection !== null) out.set(bytesOf(e.projection!.values), at.projection + i * width * 8);
     out.set(bytesOf(e.features.representation), at.representation + i * representationDim * 4);
+    out.set(bytesOf(e.features.layerStates), at.layerStates + i * layerStateDim * 4);
     out.set(bytesOf(e.features.gradient), at.gradient + i * gradientDim * 4);
   });
   MAGIC.forEach((b, i) => view.setUint8(i, b));
@@ -209,6 +221,8 @@ export function decodeSegmentHead(input: Uint8Array, name = 'segment'): SegmentH
   const truncated = bytes.subarray(at.truncated, at.truncated + count);
   const projection = new Float64Array(bytes.buffer, base + at.projection, count * width);
   const representation = new Float32Array(bytes.buffer, base + at.representation, count * r);
+  const s = header.layerStateDim ?? 0;
+  const layerStates = new Float32Array(bytes.buffer, base + at.layerStates, count * s);
   const gradientCrc = view.getUint32(20, true);
   const gradientBytes = at.end - at.gradient;
   return {
@@ -229,6 +243,7 @@ export function decodeSegmentHead(input: Uint8Array, name = 'segment'): SegmentH
         features: {
           loss: loss[i]!,
           representation: representation.subarray(i * r, (i + 1) * r),
+          layerStates: layerStates.subarray(i * s, (i + 1) * s),
           gradient: gradients === null ? null : gradients.subarray(i * g, (i + 1) * g),
           projection: header.projection === null ? null : { target: header.projection.target, values: projection.subarray(i * width, (i + 1) * width) },
         },

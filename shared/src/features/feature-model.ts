@@ -8,6 +8,11 @@ export interface ExampleFeatures {
   loss: number;
   /** Per-example gradient of `loss` w.r.t. the probed parameters (projected or exact), not normalised. */
   gradient: Float32Array;
+  /**
+   * Residual-stream states after each direction layer, [2·L × hidden_size]: per layer the state at
+   * the last prompt token, then the mean over the response (label) tokens. Empty without layers.
+   */
+  layerStates: Float32Array;
 }
 
 export interface FeatureModelInfo {
@@ -19,6 +24,8 @@ export interface FeatureModelInfo {
   projection: string;
   representationDim: number;
   gradientDim: number;
+  /** Decoder layers (0-based, sorted) of `layerStates`; empty when none. */
+  directionLayers: number[];
 }
 
 /** Computes features for a batch of tokenized examples. ONNX in production; a fake in unit tests. */

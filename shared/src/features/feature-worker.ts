@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TokenizedExample } from '../prompt/tokenized.ts';
+import type { ExampleFeatures } from './feature-model.ts';
 import { OnnxFeatureModel, type PreparedFeatureGraph, type SessionOptions } from './onnx-feature-model.ts';
 
 /** What the pool sends each worker at start. */
@@ -14,7 +15,7 @@ export type FeatureWorkerRequest = { kind: 'featurize'; id: number; batch: Token
 /** Worker → pool. */
 export type FeatureWorkerReply =
   | { kind: 'ready' }
-  | { kind: 'features'; id: number; features: Array<{ representation: Float32Array; loss: number; gradient: Float32Array }> }
+  | { kind: 'features'; id: number; features: ExampleFeatures[] }
   | { kind: 'error'; id: number | null; message: string };
 
 const port = parentPort;
@@ -31,7 +32,9 @@ try {
     model.featurize(request.batch).then(
       (features) => {
         // Each vector owns its buffer (sliced from the outputs): move them instead of copying.
-        const transfer = features.flatMap((f) => [f.representation.buffer, f.gradient.buffer]) as ArrayBuffer[];
+        const vectors = features.flatMap((f) => [f.representation, f.gradient, f.layerStates]);
+        // Empty ones are left out: a buffer may appear only once in a transfer list.
+        const transfer = vectors.filter((v) => v.byteLength > 0).map((v) => v.buffer) as ArrayBuffer[];
         port.postMessage({ kind: 'features', id: request.id, features } satisfies FeatureWorkerReply, transfer);
       },
       (error: unknown) => port.postMessage({ kind: 'error', id: request.id, message: String(error instanceof Error ? error.message : error) } satisfies FeatureWorkerReply),

@@ -19,7 +19,8 @@ import { countParameters } from '../model/llama-tensors.ts';
  *   backward; 'recomputed' keeps no T×T tensor between layers, but one layer's current block of
  *   rows(T) ≤ MAX_BLOCK_ROWS query rows scores every key: a few [heads, rows, T] float32 tensors
  *   (linear in T past 4 full blocks).
- * - perExample: the gradient feature vector (float32, graph output + its copy handed back).
+ * - perExample: the gradient feature vector and the direction layers' states (2·L·D), float32,
+ *   each a graph output plus its copy handed back.
  *
  * The coefficients are fitted to peak RSS measured on three model shapes (`npm run bench -- --only
  * memory-model` checks them); onnxruntime's arena adds slack that ARENA_SLACK covers.
@@ -76,7 +77,14 @@ export function dtypeBytes(dtype: 'float32' | 'float16'): number {
  * so it casts around them and folds the casts of constant weights (measured: more memory and
  * slower than float32 there; float16 is for GPUs).
  */
-export function featureMemoryModel(config: LlamaConfig, dtype: 'float32' | 'float16', gradientDim: number, device: 'cpu' | 'gpu', attention: AttentionMode): FeatureMemoryModel {
+export function featureMemoryModel(
+  config: LlamaConfig,
+  dtype: 'float32' | 'float16',
+  gradientDim: number,
+  device: 'cpu' | 'gpu',
+  attention: AttentionMode,
+  directionLayerCount = 0,
+): FeatureMemoryModel {
   const b = dtypeBytes(dtype);
   const weightBytesPerParam = dtype === 'float16' && device === 'cpu' ? CPU_FLOAT16_BYTES_PER_PARAM : b;
   const kv = config.numKvHeads * config.headDim;
@@ -88,7 +96,7 @@ export function featureMemoryModel(config: LlamaConfig, dtype: 'float32' | 'floa
     attention,
     attentionPairBytes:
       attention === 'stored' ? config.numLayers * config.numHeads * STORED_PAIR_BYTES_FLOAT32 * (b / 4) : config.numHeads * RECOMPUTED_PAIR_BYTES_PER_HEAD,
-    perExampleBytes: 2 * gradientDim * 4,
+    perExampleBytes: 2 * (gradientDim + 2 * directionLayerCount * config.hiddenSize) * 4,
   };
 }
 

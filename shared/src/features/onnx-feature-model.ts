@@ -23,6 +23,8 @@ export interface OnnxFeatureModelOptions extends SessionOptions {
   emitLogits?: boolean;
   /** Attention's backward (default 'stored'; 'recomputed' for long contexts: see attention-mode.ts). */
   attention?: AttentionMode;
+  /** Decoder layers (0-based, sorted, unique) whose states come back as `layerStates` (default none). */
+  directionLayers?: readonly number[];
 }
 
 export interface RawFeatureOutputs {
@@ -59,14 +61,18 @@ export async function prepareFeatureGraph(checkpoint: Checkpoint, options: OnnxF
     emitLogits: options.emitLogits ?? false,
     attention: options.attention ?? 'stored',
   };
-  const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...graphOptions };
-  const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, graphOptions, dataPath));
+  const directionLayers = [...(options.directionLayers ?? [])];
+  // Keyed only when asked for, so graphs cached without layers keep their key.
+  const withLayers = directionLayers.length > 0 ? { ...graphOptions, directionLayers } : graphOptions;
+  const key = { kind: 'features', builder: GRAPH_BUILDER_VERSION, model: checkpoint.fingerprint, ...withLayers };
+  const graph = await cachedGraph(key, (dataPath) => buildFeatureGraph(checkpoint, withLayers, dataPath));
   const info = {
     fingerprint: checkpoint.fingerprint,
     probe: graphOptions.probe,
     projection: describeProjection(options.projection, graphOptions.sketch),
     representationDim: checkpoint.config.hiddenSize,
     gradientDim: gradientDimension(checkpoint, graphOptions),
+    directionLayers,
     graphPath: graph.modelPath,
     graphBuilt: graph.built,
   };
@@ -115,10 +121,13 @@ export class OnnxFeatureModel implements FeatureModel {
     const losses = floatData(results, FEATURE_IO.loss);
     const grads = floatData(results, FEATURE_IO.gradient);
     const { representationDim: D, gradientDim: G } = this.info;
+    const S = 2 * this.info.directionLayers.length * D;
+    const states = S > 0 ? floatData(results, FEATURE_IO.layerStates) : new Float32Array(0);
     const features = batch.map((_, b) => ({
       representation: reps.slice(b * D, (b + 1) * D),
       loss: losses[b]!,
       gradient: grads.slice(b * G, (b + 1) * G),
+      layerStates: states.slice(b * S, (b + 1) * S),
     }));
     if (!this.emitLogits) return { features };
     const all = floatData(results, FEATURE_IO.logits);

@@ -1,3 +1,4 @@
+import { RANKING_COLUMN_PATTERN } from '../scoring/ranking-method.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -17,7 +18,7 @@ const SCORE_PART = /(^|\/)scores\/part-\d+\.parquet$/;
 
 /** What a filter needs of summary.json (a local audit's or a cluster job's: both carry `ranking` and `options`). */
 const summarySchema = z.object({
-  ranking: z.object({ column: z.enum(['grad_score', 'rep_score']), k: z.number().int().min(0) }),
+  ranking: z.object({ column: z.string().regex(RANKING_COLUMN_PATTERN), k: z.number().int().min(0) }),
   options: z.object({ recordShape: z.enum(RECORD_SHAPES).optional() }).optional(),
   outputs: z.object({ score_parts: z.array(z.string()).optional() }).optional(),
   status: z.string().optional(),
@@ -30,7 +31,7 @@ export interface AuditOutputs {
   /** Key prefix of the outputs in `store` ('' for a local folder). */
   prefix: string;
   /** The score the audit ranked by: what --threshold and --top-fraction compare. */
-  column: 'grad_score' | 'rep_score';
+  column: string;
   /** The audit's --k. */
   k: number;
   /** The audit's --record-shape, if it forced one (ids are computed with it). */

@@ -21,6 +21,11 @@ export interface FeatureGraphOptions {
   emitLogits?: boolean;
   /** Attention's backward: probabilities stored (default) or recomputed (long contexts). */
   attention?: AttentionMode;
+  /**
+   * Decoder layers (0-based, sorted, unique) whose residual states are output as `layer_states`
+   * for the compliance direction (default none: then the graph is exactly the one without them).
+   */
+  directionLayers?: readonly number[];
 }
 
 /** Names of the graph's inputs and outputs: the contract with the runtime. */
@@ -32,6 +37,8 @@ export const FEATURE_IO = {
   loss: 'loss',
   gradient: 'gradient',
   logits: 'logits',
+  /** [B, 2·L, D] float32, per direction layer: the last prompt token's state, then the response mean. */
+  layerStates: 'layer_states',
 } as const;
 
 /** Values per example before the optional sketch. */
@@ -49,7 +56,8 @@ export function gradientDimension(weights: WeightSource, options: Pick<FeatureGr
  * - representation: final-norm hidden state at the last real token,
  * - loss: Σ_t w_t CE(z_{t-1}, y_t) (weights sum to 1: the mean response loss),
  * - gradient: the per-example gradient of that loss w.r.t. the probed parameters, exact or
- *   projected in-graph per parameter (see gradient-features.ts).
+ *   projected in-graph per parameter (see gradient-features.ts),
+ * - layer states (only with directionLayers): see emitLayerStates.
  */
 export async function buildFeatureGraph(weights: WeightSource, options: FeatureGraphOptions, dataPath: string | null): Promise<Uint8Array> {
   const c = weights.config;
@@ -61,7 +69,8 @@ export async function buildFeatureGraph(weights: WeightSource, options: FeatureG
   const ids = d.constant(g.input(FEATURE_IO.inputIds, DType.int64, [BATCH, SEQ]), [BATCH, SEQ], DType.int64);
   const mask = g.input(FEATURE_IO.attentionMask, DType.int64, [BATCH, SEQ]);
   const lossWeights = g.input(FEATURE_IO.lossWeights, DType.float, [BATCH, SEQ]);
-  const { finalHidden, headWeight } = await emitLlamaForward(d, weights, ids, mask, computeType, options.attention ?? 'stored');
+  const directionLayers = checkDirectionLayers(options.directionLayers ?? [], c.numLayers);
+  const { finalHidden, headWeight, residuals } = await emitLlamaForward(d, weights, ids, mask, computeType, options.attention ?? 'stored', directionLayers);
   const toFloat = (x: string) => (computeType === DType.float ? x : g.op('Cast', [x], { to: DType.float }));
 
   g.output(toFloat(lastTokenState(g, finalHidden.name, mask, computeType)), FEATURE_IO.representation, DType.float, [BATCH, c.hiddenSize]);
@@ -80,11 +89,18 @@ export async function buildFeatureGraph(weights: WeightSource, options: FeatureG
   const gradient = options.sketch ? emitSketch(g, projected, projectedDimension(weights, options), options.sketch) : projected;
   g.output(gradient, FEATURE_IO.gradient, DType.float, [BATCH, gradientDimension(weights, options)]);
 
+  // Emitted after everything else, and only when asked: the graph without layers stays byte-identical.
+  if (residuals.length > 0) {
+    const states = emitLayerStates(g, residuals.map((r) => r.name), lossWeights, computeType);
+    g.output(toFloat(states), FEATURE_IO.layerStates, DType.float, [BATCH, 2 * residuals.length, c.hiddenSize]);
+  }
+
   if (options.emitLogits) {
     const all = g.op('MatMul', [finalHidden.name, g.op('Transpose', [headWeight], { perm: [1, 0] })]);
     g.output(toFloat(all), FEATURE_IO.logits, DType.float, [BATCH, SEQ, c.vocabSize]);
   }
-  return g.finish(`safesift feature graph v${GRAPH_BUILDER_VERSION}: representation, loss, ${options.probe} gradient`);
+  const layerNote = residuals.length > 0 ? `, layer states of layers ${directionLayers.join(',')}` : '';
+  return g.finish(`safesift feature graph v${GRAPH_BUILDER_VERSION}: representation, loss, ${options.probe} gradient${layerNote}`);
 }
 
 /** The plain forward (logits only) of the same model: the baseline the benchmarks compare against. */
@@ -97,6 +113,36 @@ export async function buildForwardGraph(weights: WeightSource, dataPath: string 
   const logits = d.linear(finalHidden, 'lm_head.weight', headWeight, weights.config.vocabSize, weights.config.hiddenSize);
   g.output(logits.name, FEATURE_IO.logits, DType.float, [BATCH, SEQ, weights.config.vocabSize]);
   return g.finish(`safesift forward graph v${GRAPH_BUILDER_VERSION}: logits`);
+}
+
+/** The direction layers, checked: integers in [0, numLayers), strictly increasing (the output's order). */
+export function checkDirectionLayers(layers: readonly number[], numLayers: number): readonly number[] {
+  layers.forEach((l, i) => {
+    if (!Number.isInteger(l) || l < 0 || l >= numLayers || (i > 0 && l <= layers[i - 1]!)) {
+      throw new RangeError(`feature graph: direction layers must be sorted, unique layer indices below ${numLayers}, got [${layers.join(', ')}]`);
+    }
+  });
+  return layers;
+}
+
+/**
+ * Per residual state x [B,T,D]: x at the last prompt token (the position before the first label,
+ * i.e. first t with w_t > 0, minus 1) and the response mean Σ_t w_t x_t (the loss weights sum to
+ * 1 over the labels), as one MatMul of a [B,2,T] selection with x; concatenated → [B,2L,D].
+ * Plain nodes outside the DiffGraph: forward-only, no gradient flows through them.
+ */
+function emitLayerStates(g: OnnxGraph, residuals: readonly string[], lossWeights: string, computeType: FloatType): string {
+  const labels = g.op('Cast', [g.op('Greater', [lossWeights, g.constFloat([0])])], { to: DType.float }); // [B,T]
+  // ArgMax takes the first maximum: the first label. No label → 0 → position −1: a zero row.
+  const promptEnd = g.op('Sub', [g.op('ArgMax', [labels], { axis: 1, keepdims: 1 }), g.constInt64([1], [])]); // [B,1]
+  const length = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [lossWeights]), g.constInt64([1]), g.constInt64([2])])]);
+  const positions = g.op('Range', [g.constInt64([0], []), length, g.constInt64([1], [])]);
+  const oneHot = g.op('Cast', [g.op('Equal', [positions, promptEnd])], { to: computeType }); // [B,T]
+  const weights = computeType === DType.float ? lossWeights : g.op('Cast', [lossWeights], { to: computeType });
+  const axis1 = g.constInt64([1]);
+  const selection = g.op('Concat', [g.op('Unsqueeze', [oneHot, axis1]), g.op('Unsqueeze', [weights, axis1])], { axis: 1 }); // [B,2,T]
+  const pooled = residuals.map((x) => g.op('MatMul', [selection, x])); // [B,2,D] each
+  return pooled.length === 1 ? pooled[0]! : g.op('Concat', pooled, { axis: 1 });
 }
 
 /** h[b, last real position], selected with a one-hot row so it stays a MatMul: [B,D]. */

@@ -20,6 +20,8 @@ export interface ForwardValues {
   finalHidden: Value;
   /** The LM-head weight initializer [V, D] (the embedding table when tied). */
   headWeight: string;
+  /** Residual stream after each layer of `residualLayers` (HF `hidden_states[l+1]`), [B, T, D] each, in layer order. */
+  residuals: Value[];
 }
 
 /**
@@ -34,6 +36,7 @@ export async function emitLlamaForward(
   attentionMask: string,
   dtype: FloatType = DType.float,
   attention: AttentionMode = 'stored',
+  residualLayers: readonly number[] = [],
 ): Promise<ForwardValues> {
   const c = weights.config;
   const g = d.g;
@@ -47,6 +50,7 @@ export async function emitLlamaForward(
   const embedName = 'model.embed_tokens.weight';
   const embedTable = await param(embedName, [c.vocabSize, D]);
   let x = d.embedding(embedName, embedTable, D, inputIds, dtype);
+  const residuals: Value[] = [];
 
   const keyMask = d.constant(attentionMask, [BATCH, SEQ], DType.int64);
   const rope = emitRopeTables(d, c, seqLen, dtype);
@@ -85,12 +89,14 @@ export async function emitLlamaForward(
     const up = await linear(h2, `${p}.mlp.up_proj`, D, c.intermediateSize);
     const act = d.mul(d.mul(gate, d.sigmoid(gate)), up);
     x = d.add(x, await linear(act, `${p}.mlp.down_proj`, c.intermediateSize, D));
+    // Only read by name (forward-only heads): no node is added here, so the graph is unchanged.
+    if (residualLayers.includes(layer)) residuals.push(x);
   }
 
   const finalHidden = await rmsNorm(x, 'model.norm.weight');
   // Tied checkpoints share one table between the lookup and the head: one copy in memory.
   const headWeight = c.tieWordEmbeddings ? embedTable : await param('lm_head.weight', [c.vocabSize, D]);
-  return { finalHidden, headWeight };
+  return { finalHidden, headWeight, residuals };
 }
 
 function emitRopeTables(d: DiffGraph, c: LlamaConfig, seqLen: string, dtype: FloatType): { cos: Value; sin: Value; rotate: Value } {

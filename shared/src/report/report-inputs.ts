@@ -4,6 +4,7 @@
  * scores/part-NNNNNN.parquet, topk.parquet). Everything is read through an ObjectStore, so a
  * local folder and S3 are the same code.
  */
+import { RANKING_COLUMN_PATTERN } from '../scoring/ranking-method.ts';
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { z } from 'zod';
@@ -44,7 +45,7 @@ const summarySchema = z.looseObject({
     gradient_dim: z.number().optional(),
     representation_dim: z.number().optional(),
   }).optional(),
-  ranking: z.looseObject({ method: z.string().optional(), column: z.enum(['grad_score', 'rep_score']), k: z.number().int().min(0), bottom_k: z.number().optional() }),
+  ranking: z.looseObject({ method: z.string().optional(), column: z.string().regex(RANKING_COLUMN_PATTERN), k: z.number().int().min(0), bottom_k: z.number().optional() }),
   anchor_sets: z.array(z.looseObject({
     name: z.string(),
     role: z.string().optional(),

@@ -24,7 +24,7 @@ import { FixedHistogram, Reservoir, RunningMoments } from './sampling.ts';
 
 export interface ScorePassOptions {
   /** The ranking column (summary.json ranking.column). */
-  scoreColumn: 'grad_score' | 'rep_score';
+  scoreColumn: string;
   /** Anchor set names: their rep_<set>/grad_<set> columns are summarised when present. */
   sets: readonly string[];
   /** The top-k, to find their rows in the table. */

@@ -11,10 +11,13 @@ function randomFeatures(r: Rand, maxDim = 300): AnchorFeatures {
   const repDim = int(r, 0, maxDim);
   const gradDim = int(r, 1, maxDim * 4);
   const counts = specs.map(() => int(r, 0, 6));
+  // Layer states on some features (jobs with direction layers), none on others.
+  const stateDim = r() < 0.5 ? 0 : int(r, 1, maxDim * 2);
   return {
     // Anchor file rows on some sets (rejected anchors leave gaps), none on others.
     representation: specs.map((spec, i) => ({ spec, vectors: Array.from({ length: counts[i]! }, () => randomBitsVector(r, repDim)), ...(i % 2 === 0 ? { rows: Array.from({ length: counts[i]! }, (_, j) => 3 * j + i) } : {}) })),
     gradient: specs.map((spec, i) => ({ spec, vectors: Array.from({ length: counts[i]! }, () => randomBitsVector(r, gradDim)) })),
+    layerStates: stateDim === 0 ? [] : specs.map((spec, i) => ({ spec, vectors: Array.from({ length: counts[i]! }, () => randomBitsVector(r, stateDim)), rows: Array.from({ length: counts[i]! }, (_, j) => j) })),
     counts,
   };
 }
@@ -24,7 +27,7 @@ const bits = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteL
 /** Same specs and counts, and every vector equal bit for bit (NaN payloads included). */
 function assertBitExact(actual: AnchorFeatures, expected: AnchorFeatures, what: string): void {
   assert.deepStrictEqual(actual.counts, expected.counts, what);
-  for (const kind of ['representation', 'gradient'] as const) {
+  for (const kind of ['representation', 'gradient', 'layerStates'] as const) {
     assert.equal(actual[kind].length, expected[kind].length, what);
     expected[kind].forEach((set, i) => {
       const got = actual[kind][i]!;
@@ -55,7 +58,7 @@ test('NaN payloads, infinities, -0 and denormals survive as bit patterns', () =>
   const patterns = [0x7fc00001, 0xffc12345, 0x7f800001, 0x7f800000, 0xff800000, 0x80000000, 0x00000001, 0x3f800000];
   const v = new Float32Array(new Uint32Array(patterns).buffer);
   const spec = { name: 'harmful1', role: 'harmful' as const, weight: -0, source: 'h.jsonl' };
-  const features: AnchorFeatures = { representation: [{ spec, vectors: [v] }], gradient: [{ spec, vectors: [v, v] }], counts: [1] };
+  const features: AnchorFeatures = { representation: [{ spec, vectors: [v] }], gradient: [{ spec, vectors: [v, v] }], layerStates: [{ spec, vectors: [v] }], counts: [1] };
   const decoded = decodeAnchorFeatures(encodeAnchorFeatures(features));
   assert.deepStrictEqual([...new Uint32Array(decoded.gradient[0]!.vectors[1]!.slice().buffer)], patterns);
   assert.ok(Object.is(decoded.gradient[0]!.spec.weight, -0));
@@ -65,7 +68,7 @@ test('large gradient sets round-trip, and decoding an aligned blob copies nothin
   const r = rng(77);
   const spec = { name: 'harmful1', role: 'harmful' as const, weight: 1, source: 's3://bucket/anchors/harmful.jsonl' };
   const vectors = Array.from({ length: 8 }, () => randomBitsVector(r, 400_000));
-  const features: AnchorFeatures = { representation: [{ spec, vectors: [randomBitsVector(r, 64)] }], gradient: [{ spec, vectors }], counts: [8] };
+  const features: AnchorFeatures = { representation: [{ spec, vectors: [randomBitsVector(r, 64)] }], gradient: [{ spec, vectors }], layerStates: [], counts: [8] };
   const bytes = encodeAnchorFeatures(features);
   assert.ok(bytes.length < 8 * 400_000 * 4 + 64 * 4 + 4096, `${bytes.length} bytes: the vectors are stored as raw floats`);
   const decoded = decodeAnchorFeatures(bytes);
@@ -75,7 +78,7 @@ test('large gradient sets round-trip, and decoding an aligned blob copies nothin
 
 test('empty sets and zero-length vectors round-trip', () => {
   const spec = { name: 'safe1', role: 'safe' as const, weight: -1, source: '' };
-  const features: AnchorFeatures = { representation: [], gradient: [{ spec, vectors: [new Float32Array(0)] }], counts: [] };
+  const features: AnchorFeatures = { representation: [], gradient: [{ spec, vectors: [new Float32Array(0)] }], layerStates: [], counts: [] };
   assertBitExact(decodeAnchorFeatures(encodeAnchorFeatures(features)), features, 'empty');
 });
 

@@ -52,3 +52,15 @@ test('the graph builder version is part of the key, and field order does not mat
   assert.equal(cacheNamespace(reversed), cacheNamespace(key));
   assert.match(cacheNamespace(key), /^[0-9a-f]{32}$/);
 });
+
+test('the direction layers the features carry change the namespace; none keeps the namespace of keys without the field', () => {
+  const options = resolveAuditOptions(compileAuditOptions({ out: 'o' }), { hiddenSize: 64 });
+  const of = (directionLayers: number[] | undefined, responseTokenLimit: number | null = null) =>
+    cacheNamespace(featureCacheKey({ ...MODEL, ...(directionLayers ? { directionLayers } : {}) }, options, responseTokenLimit));
+  const layered = [[2], [3], [2, 3], [0, 2, 4]].map((layers) => of(layers));
+  assert.equal(new Set([of(undefined), ...layered]).size, 5, 'each layer set has its own namespace');
+  assert.equal(of([]), of(undefined), 'no layers: the namespace written before layer states existed');
+  assert.equal('directionLayers' in featureCacheKey({ ...MODEL, directionLayers: [] }, options), false);
+  assert.deepEqual(featureCacheKey({ ...MODEL, directionLayers: [2, 3] }, options).directionLayers, [2, 3]);
+  assert.notEqual(of([2], 10), of(undefined, 10), 'anchor namespaces too');
+});

@@ -15,7 +15,8 @@ import { sameBits } from './random-entries.ts';
 
 /** A stand-in model (the model is not under test): features are a fixed function of the tokens; calls are counted. */
 class CountingModel implements FeatureModel {
-  readonly info = { fingerprint: 'c'.repeat(64), probe: 'all', projection: 'none', representationDim: 4, gradientDim: 6 };
+  // Two direction layers of hidden size 4: 16 layer-state values per example.
+  readonly info = { fingerprint: 'c'.repeat(64), probe: 'all', projection: 'none', representationDim: 4, gradientDim: 6, directionLayers: [1, 3] };
   featurized = 0;
   async featurize(batch: readonly TokenizedExample[]): Promise<ExampleFeatures[]> {
     this.featurized += batch.length;
@@ -25,6 +26,7 @@ class CountingModel implements FeatureModel {
         loss: Math.fround(s / 7),
         representation: Float32Array.from({ length: 4 }, (_, i) => Math.sin(s + i)),
         gradient: Float32Array.from({ length: 6 }, (_, i) => Math.cos(s * (i + 1)) / 3),
+        layerStates: Float32Array.from({ length: 16 }, (_, i) => Math.tan(s + i / 5)),
       };
     });
   }
@@ -47,7 +49,8 @@ function assertSameFeatures(actual: ExampleFeatures[], expected: ExampleFeatures
   assert.equal(actual.length, expected.length);
   actual.forEach((a, i) => {
     const e = expected[i]!;
-    assert.ok(Object.is(a.loss, e.loss) && sameBits(a.representation, e.representation) && sameBits(a.gradient, e.gradient), `features ${i} differ`);
+    const same = Object.is(a.loss, e.loss) && sameBits(a.representation, e.representation) && sameBits(a.gradient, e.gradient) && sameBits(a.layerStates, e.layerStates);
+    assert.ok(same && a.layerStates.length === 16, `features ${i} differ`);
   });
 }
 
@@ -133,7 +136,8 @@ test('projected features: a re-run against the same targets reads no gradient an
   for (const run of [first, second]) {
     run.forEach((f, i) => {
       const u = uncached[i]!;
-      assert.ok(Object.is(f.loss, u.loss) && sameBits(f.representation, u.representation) && sameBits(f.projection, u.projection), `features ${i} differ`);
+      const same = Object.is(f.loss, u.loss) && sameBits(f.representation, u.representation) && sameBits(f.projection, u.projection);
+      assert.ok(same && sameBits(f.layerStates, u.layerStates) && f.layerStates.length === 16, `features ${i} differ`);
     });
   }
 

@@ -134,6 +134,22 @@ describe('FeatureCache on a local folder', () => {
     }
   });
 
+  test('layer states come back from the head alone, and count toward segmentBytes', async () => {
+    const dir = tempDir('fc-layer-states');
+    const layerKey = { ...KEY, directionLayers: [1, 3] };
+    // 45 layer-state floats double each entry's bytes: segments of 2 entries where plain ones hold 3.
+    const entries = Array.from({ length: 12 }, (_, i) => randomEntry(`s${i}`, 8, 37, randomProjection('targets-1'), 45));
+    const cache = await FeatureCache.open(dir, layerKey, noS3, { segmentBytes: 3 * ENTRY_BYTES });
+    await cache.put(entries);
+    assertSameEntry((await cache.lookup(['s11']))[0], entries[11]!); // pending
+    await cache.flush();
+    assert.equal(readdirSync(join(dir, 'features', cacheNamespace(layerKey), 'segments')).length, 6);
+    const reader = await FeatureCache.open(dir, layerKey, noS3);
+    const found = await reader.lookup(entries.map((e) => e.id), undefined, { projection: 'targets-1' });
+    found.forEach((entry, i) => assertSameEntry(entry, entries[i]!, 'absent'));
+    assert.equal(reader.stats.gradientsRead, 0);
+  });
+
   test('caches with different keys do not see each other', async () => {
     const dir = tempDir('fc-keys');
     const a = await FeatureCache.open(dir, KEY, noS3);

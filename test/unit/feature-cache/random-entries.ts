@@ -7,7 +7,7 @@ export function randomFloats(n: number): Float32Array {
   return new Float32Array(bytes.buffer, bytes.byteOffset, n).slice();
 }
 
-export function randomEntry(id: string, representationDim = 8, gradientDim = 37, projection?: GradientProjection): NewCacheEntry {
+export function randomEntry(id: string, representationDim = 8, gradientDim = 37, projection?: GradientProjection, layerStateDim = 0): NewCacheEntry {
   const representation = randomFloats(representationDim);
   representation[0] = -0;
   representation[1] = NaN;
@@ -20,7 +20,7 @@ export function randomEntry(id: string, representationDim = 8, gradientDim = 37,
     digest: randomBytes(16).toString('hex'),
     tokens: 1 + (randomBytes(2).readUInt16LE(0) % 2048),
     truncated: randomBytes(1)[0]! % 2 === 0,
-    features: { loss, representation, gradient },
+    features: { loss, representation, gradient, layerStates: randomFloats(layerStateDim) },
     ...(projection ? { projection } : {}),
   };
 }
@@ -52,6 +52,7 @@ export function assertSameEntry(actual: CacheEntry | undefined, expected: NewCac
     actual.truncated !== expected.truncated && 'truncated',
     !sameBits(Float64Array.of(actual.features.loss), Float64Array.of(expected.features.loss)) && 'loss',
     !sameBits(actual.features.representation, expected.features.representation) && 'representation',
+    !sameBits(actual.features.layerStates, expected.features.layerStates) && 'layerStates',
     (gradient === 'absent' ? f.gradient !== null : f.gradient === null || !sameBits(f.gradient, expected.features.gradient)) && 'gradient',
     (projection === undefined ? f.projection !== null : f.projection?.target !== projection.target || !sameBits(f.projection.values, projection.values)) && 'projection',
   ].filter(Boolean);

@@ -82,3 +82,36 @@ test('response token counts round-trip; a segment where an entry lacks one (an o
   const mixed = decodeSegment(encodeSegment([entries[0]!, older]));
   assert.deepEqual([mixed.entry(0).labels, mixed.entry(1).labels], [null, null]);
 });
+
+test('layer states round-trip bit-exact in the head: a lookup that skips the gradients still has them', () => {
+  const entries = Array.from({ length: 5 }, (_, i) => randomEntry(`l${i}`, 6, 11, randomProjection('targets-l', 3), 2 * 3 * 6));
+  const bytes = encodeSegment(entries);
+  entries.forEach((e, i) => assertSameEntry(decodeSegment(bytes).entry(i), e));
+  const headLength = segmentHeadLength(bytes.subarray(0, SEGMENT_PREFIX_BYTES));
+  assert.equal(bytes.length - headLength, 5 * 11 * 4, 'the gradients are still the tail');
+  const head = decodeSegmentHead(bytes.slice(0, headLength));
+  entries.forEach((e, i) => {
+    assertSameEntry(head.entry(i, null), e, 'absent');
+    assert.equal(head.entry(i, null).features.layerStates.length, 36);
+  });
+  assert.throws(() => encodeSegment([randomEntry('a', 4, 7, undefined, 8), randomEntry('b', 4, 7, undefined, 16)]), RangeError);
+  assert.throws(() => encodeSegment([randomEntry('a', 4, 7, undefined, 8), randomEntry('b', 4, 7)]), RangeError);
+});
+
+/** Two entries (dims 3/2, labels 5 and 2) as the encoder wrote them before layer states existed (format version 2). */
+const SEGMENT_BEFORE_LAYER_STATES =
+  'U1NGQwIAAAC8AAAAEAEAAHj4EhSIdTZKeyJjb3VudCI6MiwicmVwcmVzZW50YXRpb25EaW0iOjMsImdyYWRpZW50RGltIjoyLCJpZHMiOlsib2xkLWEiLCJvbGQtYiJdLCJkaWdlc3RzIjpbImRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkIiwiZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWUiXSwicHJvamVjdGlvbiI6bnVsbCwibGFiZWxzIjpbNSwyXX0AAAAAAAAAAAAA9D8AAAAAAADoPxEAAAAJAAAAAAEAAAAAAAAAAAA/AACAvwAAAEAAAAC/AACAQAAAAAAAAEBAAACAvgAAgD8AAABB';
+
+test('a segment written before layer states decodes with empty ones; entries without them encode to those very bytes', () => {
+  const bytes = new Uint8Array(Buffer.from(SEGMENT_BEFORE_LAYER_STATES, 'base64'));
+  const decoded = decodeSegment(bytes);
+  const expected = [
+    { id: 'old-a', digest: 'd'.repeat(32), tokens: 17, truncated: false, labels: 5, features: { loss: 1.25, representation: Float32Array.of(0.5, -1, 2), gradient: Float32Array.of(3, -0.25), layerStates: new Float32Array(0) } },
+    { id: 'old-b', digest: 'e'.repeat(32), tokens: 9, truncated: true, labels: 2, features: { loss: 0.75, representation: Float32Array.of(-0.5, 4, 0), gradient: Float32Array.of(1, 8), layerStates: new Float32Array(0) } },
+  ];
+  expected.forEach((e, i) => {
+    assertSameEntry(decoded.entry(i), e);
+    assert.equal(decoded.entry(i).labels, e.labels);
+  });
+  assert.deepEqual(encodeSegment(expected), bytes);
+});

@@ -120,3 +120,10 @@ test('an 8B float16 model at 4096 tokens does not fit one 80 GiB GPU: the refusa
   assert.throws(() => planFeatureExecution(full, request), /use --dtype float16/);
   assert.equal(planFeatureExecution(half, { ...request, maxTokens: 2048 }).batchExamples >= 1, true, '2048 tokens fit');
 });
+
+test('direction layers add their states (2·L·D float32, output and copy) to the per-example bytes, nothing else', () => {
+  const plain = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu', 'stored');
+  const layered = featureMemoryModel(LLAMA_8B, 'float16', 1000, 'gpu', 'stored', 2);
+  assert.equal(layered.perExampleBytes - plain.perExampleBytes, 2 * (2 * 2 * 4096) * 4);
+  assert.deepEqual({ ...layered, perExampleBytes: 0 }, { ...plain, perExampleBytes: 0 });
+});

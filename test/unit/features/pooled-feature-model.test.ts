@@ -43,6 +43,7 @@ function assertSameFeatures(actual: ExampleFeatures[], expected: ExampleFeatures
     assert.equal(actual[i]!.loss, e.loss, `loss of example ${i}`);
     assert.deepEqual(actual[i]!.representation, e.representation, `representation of example ${i}`);
     assert.deepEqual(actual[i]!.gradient, e.gradient, `gradient of example ${i}`);
+    assert.deepEqual(actual[i]!.layerStates, e.layerStates, `layer states of example ${i}`);
   });
 }
 
@@ -71,6 +72,30 @@ test('the pool returns the single session features, in input order, with batches
     await pool.close();
   }
   await assert.rejects(pool.featurize([examples[0]!]), /closed/);
+});
+
+test('layer states cross the worker boundary: the pool returns the single session ones; without layers they are empty', async () => {
+  const layered = { ...OPTIONS, directionLayers: [1, 3] };
+  const single = await OnnxFeatureModel.open(checkpoint, { ...layered, threads: 1 });
+  const expected = await featurizeInBatches(single, examples, examplesPerBatch(3));
+  await single.close();
+  const pool = await PooledFeatureModel.open(checkpoint, { ...layered, workers: 2 });
+  try {
+    assert.deepEqual(pool.info.directionLayers, [1, 3]);
+    const features = await featurizeInBatches(pool, examples, examplesPerBatch(3));
+    assertSameFeatures(features, expected);
+    assert.ok(features.every((f) => f.layerStates.length === 2 * 2 * checkpoint.config.hiddenSize));
+  } finally {
+    await pool.close();
+  }
+  const plain = await PooledFeatureModel.open(checkpoint, { ...OPTIONS, workers: 2 });
+  try {
+    assert.deepEqual(plain.info.directionLayers, []);
+    const features = await featurizeInBatches(plain, examples, examplesPerBatch(3));
+    assert.ok(features.every((f) => f.layerStates.length === 0));
+  } finally {
+    await plain.close();
+  }
 });
 
 test('a failing batch rejects only that batch; the workers keep serving', async () => {

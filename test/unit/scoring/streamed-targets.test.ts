@@ -18,8 +18,8 @@ const example = (seed: number, length: number): TokenizedExample => ({
   truncated: false,
 });
 const fakeModel: FeatureModel = {
-  info: { fingerprint: 'fake', probe: 'all', projection: 'none', representationDim: 1, gradientDim: DIM },
-  featurize: async (batch) => batch.map((e) => ({ representation: new Float32Array(1), loss: 0, gradient: gradientOf(e) })),
+  info: { fingerprint: 'fake', probe: 'all', projection: 'none', representationDim: 1, gradientDim: DIM, directionLayers: [] },
+  featurize: async (batch) => batch.map((e) => ({ representation: new Float32Array(1), loss: 0, gradient: gradientOf(e), layerStates: new Float32Array(0) })),
   close: async () => {},
 };
 
