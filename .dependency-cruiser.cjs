@@ -22,7 +22,7 @@ const MAY_IMPORT = {
   // safesift filter: reads an audit's outputs (local or cluster layout) and copies corpus files.
   filter: ['corpus', 'storage', 'output', 'scoring', 'cluster'],
   // safesift report: reads an audit's outputs (local or cluster layout) and writes report.html beside them.
-  report: ['corpus', 'prompt', 'storage', 'feature-cache'],
+  report: ['corpus', 'prompt', 'storage', 'feature-cache', 'scoring'],
 };
 
 const folderRules = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

@@ -25,8 +25,9 @@ import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 import { CAPPED_HEAP_MIB, measureReportScale } from './report-scale.ts';
 import { measureWeightCheck } from './weight-check.ts';
 import { replicationSection } from './replication/replicate-table.ts';
+import { extraScoresSection } from './extra-scores.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check', 'report-scale', 'replication'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check', 'report-scale', 'extra-scores', 'replication'] as const;
 /** Sections that only format results made elsewhere; run only when named in --only. */
 const ON_REQUEST: ReadonlySet<string> = new Set(['replication']);
 type Section = (typeof SECTIONS)[number];
@@ -396,6 +397,7 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'cluster-memory': clusterMemorySection,
   'weight-check': weightCheckSection,
   'report-scale': reportScaleSection,
+  'extra-scores': () => extraScoresSection(measured),
   replication: async () => replicationSection(args.replication),
 };
 

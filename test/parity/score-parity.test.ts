@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { compileAuditOptions } from '../../shared/src/audit/audit-options.ts';
@@ -9,11 +10,15 @@ import type { TokenizedExample } from '../../shared/src/prompt/tokenized.ts';
 import { readJsonLines, tempDir } from '../helpers/fixtures.ts';
 import { ANCHOR_FILES, GSM8K_SAMPLE } from '../helpers/test-data.ts';
 import { testModel } from '../helpers/test-model.ts';
+import { ALIGNED_CHAT_MODEL } from '../helpers/aligned-chat-model.ts';
+import type { PromptFormat } from '../../shared/src/prompt/prompt-tokenizer.ts';
 import { duckRows } from '../helpers/run-cli.ts';
 import { runTorchReference } from '../helpers/torch-reference.ts';
 
-// End to end: the scores an audit writes equal the method's scores (method.md §2–3) computed here,
-// naively, from PyTorch autograd features of the same tokens.
+// End to end: the scores an audit writes equal the method's scores (method.md §2–3) and the
+// beyond-the-paper columns (self-influence, compliance direction: README "Scores") computed here,
+// naively, from PyTorch autograd features of the same tokens, on the stories260k-shaped test model
+// and the committed aligned chat model.
 const LIMIT = 12;
 
 function cos(a: Float32Array, b: Float32Array): number {
@@ -33,10 +38,30 @@ function unit(v: Float32Array): Float64Array {
   return Float64Array.from(v, (x) => x / n);
 }
 
-test('scores.parquet equals the paper scores computed from PyTorch features', async () => {
-  process.env.SAFESIFT_CACHE_DIR = tempDir('score-parity-cache');
-  const out = tempDir('score-parity-out');
-  const modelDir = await testModel();
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** Mean over sets of each set's mean vector (the direction scorer's role mean). */
+function meanOfSetMeans(sets: Float32Array[][]): Float64Array {
+  const mean = new Float64Array(sets[0]![0]!.length);
+  for (const set of sets) for (const v of set) v.forEach((x, j) => (mean[j]! += x / set.length / sets.length));
+  return mean;
+}
+
+test('scores.parquet equals the scores computed from PyTorch features (stories260k-shaped model)', async () => {
+  await checkScores(await testModel(), 'paper-llama2', 'stories');
+});
+
+test('scores.parquet equals the scores computed from PyTorch features (aligned chat model)', async () => {
+  await checkScores(ALIGNED_CHAT_MODEL, 'chat-template', 'chat');
+});
+
+async function checkScores(modelDir: string, format: PromptFormat, name: string): Promise<void> {
+  process.env.SAFESIFT_CACHE_DIR = tempDir(`score-parity-cache-${name}`);
+  const out = tempDir(`score-parity-out-${name}`);
   await runAudit(
     compileAuditOptions({
       model: modelDir,
@@ -46,13 +71,16 @@ test('scores.parquet equals the paper scores computed from PyTorch features', as
       safe: [ANCHOR_FILES.safe1, ANCHOR_FILES.safe2],
       probes: 'lm_head',
       proj: 'none',
+      format,
       out,
     }),
   );
   const rows = await duckRows(`select * from read_parquet('${join(out, 'scores.parquet')}') order by "row"`);
   assert.equal(rows.length, LIMIT);
 
-  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
+  const layers = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { num_hidden_layers: number };
+  const middle = Math.floor(layers.num_hidden_layers / 2); // --direction-layers' default
+  const tokenizer = await PromptTokenizer.load(modelDir, { format });
   const encode = async (contents: ExampleContent[], limit?: number): Promise<TokenizedExample[]> => {
     const result: TokenizedExample[] = [];
     for (const c of contents) result.push(await tokenizer.encode(c, { maxTokens: 512, ...(limit ? { responseTokenLimit: limit } : {}) }));
@@ -70,9 +98,10 @@ test('scores.parquet equals the paper scores computed from PyTorch features', as
   const reference = await runTorchReference({
     model_dir: modelDir,
     examples: all.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) })),
-    want: ['representation', 'grad_lm_head'],
+    want: ['representation', 'grad_lm_head', 'layer_states'],
+    layers: [middle],
   });
-  const features = reference.examples.map((r) => ({ rep: r.representation!.data, grad: r.grad_lm_head!.data }));
+  const features = reference.examples.map((r) => ({ rep: r.representation!.data, grad: r.grad_lm_head!.data, states: r.layer_states!.data }));
   let offset = 0;
   const anchorFeatures = sets.map((s) => {
     const slice = features.slice(offset, offset + s.examples.length);
@@ -85,7 +114,21 @@ test('scores.parquet equals the paper scores computed from PyTorch features', as
     return target;
   });
 
-  corpus.forEach((_, i) => {
+  // The compliance direction per position: harmful role mean − safe role mean, normalised. Harmful
+  // and safe anchors share their requests, so at the last prompt token it is zero up to rounding.
+  const D = features[0]!.rep.length;
+  const harmfulMean = meanOfSetMeans([anchorFeatures[0]!.map((f) => f.states)]);
+  const safeMean = meanOfSetMeans([anchorFeatures[1]!.map((f) => f.states), anchorFeatures[2]!.map((f) => f.states)]);
+  const direction = (p: number) => {
+    const d = Float64Array.from({ length: D }, (_, j) => harmfulMean[p * D + j]! - safeMean[p * D + j]!);
+    const n = Math.sqrt(dot(d, d));
+    return { unit: d.map((x) => x / n), relative: n / Math.sqrt(dot(harmfulMean.subarray(p * D, (p + 1) * D), harmfulMean.subarray(p * D, (p + 1) * D))) };
+  };
+  const [promptDir, responseDir] = [direction(0), direction(1)];
+  assert.ok(promptDir.relative < 1e-4, `the prompt-position direction is degenerate (relative norm ${promptDir.relative})`);
+  assert.ok(responseDir.relative > 1e-2, `the response-mean direction is not (relative norm ${responseDir.relative})`);
+
+  corpus.forEach((example, i) => {
     const f = features[offset + i]!;
     const row = rows[i]!;
     const g = unit(f.grad);
@@ -102,5 +145,15 @@ test('scores.parquet equals the paper scores computed from PyTorch features', as
     close(row.rep_harmful, repHarmful, 'rep_harmful');
     close(row.rep_safe, repSafe, 'rep_safe');
     close(row.rep_score, repHarmful - repSafe, 'rep_score');
+
+    // Self-influence on the exact (--proj none) gradient; relative, as ‖g‖² has no fixed scale.
+    const squaredNorm = dot(f.grad, f.grad);
+    const responseTokens = example.lossWeights.reduce((n, w) => n + (w > 0 ? 1 : 0), 0);
+    assert.equal(row.response_tokens, responseTokens, `row ${i} response_tokens`);
+    assert.ok(Math.abs((row.self_inf as number) - squaredNorm) <= 1e-4 * squaredNorm, `row ${i} self_inf: ${row.self_inf} vs ${squaredNorm}`);
+    close(row.self_inf_n, Math.log1p(squaredNorm) + Math.log1p(responseTokens), 'self_inf_n');
+
+    assert.equal(row[`dir_${middle}_prompt`], null, `row ${i}: the degenerate prompt direction leaves its column empty`);
+    close(row[`dir_${middle}_response`], dot(f.states.subarray(D, 2 * D), responseDir.unit), `dir_${middle}_response`);
   });
-});
+}

@@ -39,7 +39,10 @@ export function auditWarnings({ options, specs, anchors, inputs, gradientDim, di
     const mib = Math.ceil(nearestAnchorsBytes(specs.length, anchorCount, gradientDim) / 2 ** 20);
     warnings.push(`near_grad_* columns left empty: the ${anchorCount} anchors' ${gradientDim}-dim gradients would take ${mib} MiB (budget ${NEAREST_ANCHOR_BUDGET_BYTES / 2 ** 20} MiB); --proj-dim 8192 makes them fit`);
   }
-  const empty = directions.filter((d) => d.degenerate !== null);
+  // An empty prompt column beside a scored response one is the expected effect of anchors that
+  // share their requests (README, Scores; summary.json says why): not worth a line on every run.
+  const scoredResponse = new Set(directions.filter((d) => d.position === 'response' && d.degenerate === null).map((d) => d.layer));
+  const empty = directions.filter((d) => d.degenerate !== null && !(d.position === 'prompt' && scoredResponse.has(d.layer)));
   if (empty.length > 0) {
     const reasons = [...new Set(empty.map((d) => d.degenerate))].join('; ');
     warnings.push(`${empty.map((d) => d.column).join(', ')} left empty: ${reasons}`);

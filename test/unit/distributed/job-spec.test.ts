@@ -104,7 +104,7 @@ test('bad specs are ConfigErrors naming the file and the field', () => {
     ['out: o\nbottom-k: 1.5\n', /^spec\.yaml: bottom-k: expected a whole number, got 1\.5$/],
     ['out: o\nk: 0\n', /^spec\.yaml: k: expected a number >= 1, got 0$/],
     ['out: o\nbatch-examples: 5000\n', /^spec\.yaml: batch-examples: expected a number <= 4096, got 5000$/],
-    ['out: o\nmethod: gradient\n', /^spec\.yaml: method: expected one of grad, rep, got "gradient"$/],
+    ['out: o\nmethod: gradient\n', /^spec\.yaml: method: expected one of grad, rep, self_inf, self_inf_n, dir, got "gradient"$/],
     ['out: o\nrecord-shape: sharegpt\n', /record-shape: expected one of alpaca, dolly, gsm8k, chat/],
     ['out: o\ndata: [a.jsonl, 3]\n', /^spec\.yaml: data\[1\]: expected a path or s3:\/\/ URI, got 3$/],
     ['out: o\ndata: {a: 1}\n', /^spec\.yaml: data: expected a list of paths \(or one path\), got a mapping$/],

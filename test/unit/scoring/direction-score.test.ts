@@ -4,6 +4,7 @@ import { DirectionScorer } from '../../../shared/src/scoring/direction-score.ts'
 import { parseDirectionLayers, resolveDirectionLayers, formatDirectionLayers } from '../../../shared/src/scoring/direction-layers.ts';
 import { rankingColumn } from '../../../shared/src/scoring/ranking-method.ts';
 import { ConfigError } from '../../../shared/src/errors.ts';
+import { auditWarnings } from '../../../shared/src/audit/audit-warnings.ts';
 
 const harmful = { name: 'harmful1', role: 'harmful' as const, weight: 1, source: 'h.jsonl' };
 const safe1 = { name: 'safe1', role: 'safe' as const, weight: -1, source: 's1.jsonl' };
@@ -70,4 +71,16 @@ test('each --method names its column; dir needs a layer', () => {
     ['grad_score', 'rep_score', 'self_inf', 'self_inf_n', 'dir_4_response'],
   );
   assert.throws(() => rankingColumn('dir', []), ConfigError);
+});
+
+test('an empty prompt column beside a scored response one is no warning; an empty response column is', () => {
+  const facts = { options: { maxTokens: 512 }, specs: [harmful, safe1], anchors: [], inputs: [] };
+  const shared = new DirectionScorer([{ spec: harmful, vectors: [states(1, 1, 4, 0)] }, { spec: safe1, vectors: [states(1, 1, 0, 1)] }], [3], 2);
+  assert.deepEqual(auditWarnings({ ...facts, directions: shared.directions }), []);
+  const same = new DirectionScorer([{ spec: harmful, vectors: [states(1, 1, 2, 2)] }, { spec: safe1, vectors: [states(1, 1, 2, 2)] }], [3], 2);
+  const [warning, ...rest] = auditWarnings({ ...facts, directions: same.directions });
+  assert.equal(rest.length, 0);
+  assert.match(warning!, /^dir_3_prompt, dir_3_response left empty: harmful and safe anchors have the same mean state/);
+  const noSafe = new DirectionScorer([{ spec: harmful, vectors: [states(1, 1, 2, 2)] }], [3], 2);
+  assert.ok(auditWarnings({ ...facts, specs: [harmful], directions: noSafe.directions }).some((w) => /dir_3_prompt, dir_3_response left empty: no safe anchor set/.test(w)));
 });
