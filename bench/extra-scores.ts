@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_PROBE } from '../shared/src/audit/audit-options.ts';
 import { examplesPerBatch, featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
 import { OnnxFeatureModel } from '../shared/src/features/onnx-feature-model.ts';
-import { AUTO_PROJECTIONS, DEFAULT_PROJECTION_SEED, describeProjection, resolveProjection, type ProjectionSpec } from '../shared/src/graph/projection.ts';
+import { DEFAULT_PROJECTION_SEED, describeProjection, resolveProjection, type ProjectionSpec } from '../shared/src/graph/projection.ts';
 import { openCheckpoint, type Checkpoint } from '../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../shared/src/prompt/tokenized.ts';
@@ -182,7 +182,7 @@ export async function measureExtraScores(): Promise<ExtraScoresResult> {
   const costs = [
     await measureGraphCost('stories260k', STORIES260K, { examples: 64, maxTokens: 512, batchSize: 8, rounds: 10 }),
     await measureGraphCost('random Llama 58M', await benchModel50m(), { examples: 16, maxTokens: 256, batchSize: 8, rounds: 8 }),
-    await measureAuditCost(300, 10),
+    await measureAuditCost(200, 8),
   ];
   return { fidelity, costs };
 }
@@ -195,6 +195,7 @@ export async function extraScoresSection(measured: () => string): Promise<string
   const pct = (x: number) => `${((x - 1) * 100).toFixed(1)}%`;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const worstHigh = Math.max(...r.costs.map((c) => c.high));
+  const worstRatio = Math.max(...r.costs.map((c) => c.ratio));
   const rows = r.costs.map((c) => `| ${c.label} | ${c.rounds} | ${median(c.without).toFixed(2)} | ${median(c.with).toFixed(2)} | ${pct(c.ratio)} | ${pct(c.low)} to ${pct(c.high)} |`);
   return `## Self-influence and the compliance direction: fidelity and cost (issue 16)
 
@@ -207,7 +208,7 @@ ${measured()}
 | \`self_inf\` | ${f.selfInf.spearman.toFixed(4)} | ${f.selfInf.topOverlap.toFixed(2)} |
 | \`self_inf_n\` | ${f.selfInfN.spearman.toFixed(4)} | ${f.selfInfN.topOverlap.toFixed(2)} |
 
-‖Pg‖² / ‖g‖² per example: mean ${f.normRatio.mean.toFixed(4)}, sd ${f.normRatio.sd.toFixed(4)} (the projection keeps squared norms in expectation; its noise is what the rank correlation loses). On models where \`auto\` compresses more (58M: ${AUTO_PROJECTIONS.small.outDim}×${AUTO_PROJECTIONS.small.inDim} per matrix of 512×512 or more) the agreement is lower; use \`--proj none\` with a small probe, or a wider projection, when \`self_inf\` must be exact.
+‖Pg‖² / ‖g‖² per example: mean ${f.normRatio.mean.toFixed(4)}, sd ${f.normRatio.sd.toFixed(4)} (the projection keeps squared norms in expectation; its noise is what the rank correlation loses). On larger models \`auto\` compresses every matrix, so expect lower agreement there (not measured: the exact full gradient of the 58M model is 58M values per example); use \`--proj none\` with a small probe, or a wider projection, when \`self_inf\` must be exact.
 
 **Cost of the extra columns.** \`self_inf\` and \`self_inf_n\` reuse the squared norm the gradient scorer already computes, so their cost is a logarithm per example; the direction columns need the residual states of the direction layer (default the middle one) at the last prompt token and averaged over the response, which the feature graph outputs as one extra [B,2,T]×[B,T,D] MatMul per layer, outside the backward, plus a D-long dot product per column in the scorer. Measured in alternating rounds (ABBA order), without (\`--direction-layers none\`) and with (the default); the ratio is the geometric mean of the per-round ratios with a 95% Student t interval. Target: ≤ 3% over the default audit.
 
@@ -215,5 +216,5 @@ ${measured()}
 |---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Worst upper bound of the intervals: ${pct(worstHigh)} (${worstHigh <= 1.03 ? 'meets' : 'does not show'} the ≤ 3% target${worstHigh <= 1.03 ? '' : ' at this confidence'}). Memory: the states add 2·D float32 values per direction layer and example in flight (graph output and its copy) and in each cache entry: 32 KiB per example on an 8B model (D = 4096), against about 28 MiB for its projected gradient (\`kron:128x256\` on 7 matrices × 32 layers).`;
+Worst point estimate ${pct(worstRatio)} (${worstRatio <= 1.03 ? 'within' : 'over'} the ≤ 3% target); worst upper bound of the 95% intervals ${pct(worstHigh)}${worstHigh <= 1.03 ? ', so the target holds at this confidence' : ': at this confidence the measurement cannot exclude a cost just above 3%, mostly from the whole process\'s start-to-exit noise (compare the feature-graph rows, where the extra work is)'}. Memory: the states add 2·D float32 values per direction layer and example in flight (graph output and its copy) and in each cache entry: 32 KiB per example on an 8B model (D = 4096), against about 28 MiB for its projected gradient (\`kron:128x256\` on 7 matrices × 32 layers).`;
 }
