@@ -1,168 +1,209 @@
-// safesift's in-graph per-example gradients vs the paper's PyTorch batch-size-1 loop, same model, data and CPU.
-import { execFile } from 'node:child_process';
+// safesift's default preset against the PyTorch peers at their best configuration of the same cores:
+// the paper's batch-size-1 full-gradient loop and a LoGra-style batched, projected loop.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { DEFAULT_PROBE } from '../shared/src/audit/audit-options.ts';
 import { examplesPerBatch, featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
-import type { FeatureModel } from '../shared/src/features/feature-model.ts';
 import { PooledFeatureModel } from '../shared/src/features/pooled-feature-model.ts';
-import type { Probe } from '../shared/src/graph/probes.ts';
-import { describeProjection } from '../shared/src/graph/projection.ts';
-import { openCheckpoint } from '../shared/src/model/checkpoint.ts';
+import { DEFAULT_PROJECTION_SEED, describeProjection, resolveProjection, type ProjectionSpec } from '../shared/src/graph/projection.ts';
+import { openCheckpoint, type Checkpoint } from '../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../shared/src/prompt/tokenized.ts';
-import { GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, STORIES260K, tokenizeAnchorSets, tokenizeCorpus } from './bench-models.ts';
 import { GradientScorer } from '../shared/src/scoring/gradient-score.ts';
-import { spearman, topOverlap, type AnchorExamples, type ProbeConfig } from './probe-fidelity.ts';
+import { GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, tokenizeAnchorSets, tokenizeCorpus } from './bench-models.ts';
+import { pairedRatio } from './paired-ratio.ts';
+import { spearman, topOverlap, type AnchorExamples } from './probe-fidelity.ts';
+import { featureFlops, type FlopCount } from './roofline.ts';
+import { LOGRA_LOOP, PAPER_LOOP, runTorchConfig, sweepTorch, torchConfigs, type TorchRun } from './torch-peers.ts';
 
-const PAPER_LOOP = fileURLToPath(new URL('./reference/paper_loop.py', import.meta.url));
+export type TorchRunSummary = Omit<TorchRun, 'scores'>;
 
-export interface TorchLoopResult {
-  examples: number;
-  seconds: number;
-  examples_per_s: number;
-  threads: number;
-  /** BLAS libraries the loop's matmuls ran on. */
-  blas: string;
-  torch: string;
-  scores: number[];
+export interface Interval {
+  ratio: number;
+  low: number;
+  high: number;
 }
 
-export interface PaperLoopRow {
-  probe: Probe;
-  projection: string;
-  examplesPerSecond: number;
-  /** safesift examples/s ÷ the PyTorch loop's. */
-  speedup: number;
-  /** Agreement of this configuration's scores with the paper's (the PyTorch loop's). */
-  spearmanVsPaper: number;
-  topOverlapVsPaper: number;
-}
-
-export interface PaperLoopResult {
+export interface PeerComparison {
+  label: string;
   examples: number;
-  batchSize: number;
-  /** Worker threads of safesift's pooled feature model (one session, one intra-op thread each). */
+  sweepExamples: number;
+  meanTokens: number;
+  /** safesift's default preset on this model (probe, projection), also the LoGra peer's dimensions. */
+  preset: string;
+  /** safesift's worker threads (one single-threaded session each, as the audit runs). */
   workers: number;
-  torch: Omit<TorchLoopResult, 'scores'>;
-  rows: PaperLoopRow[];
-  /** k of the top-k overlap column. */
-  topK: number;
-  /** The exact `all` scores against the loop's: both compute the same score, so these must agree. */
-  check: { spearman: number; maxAbsDiff: number };
+  paper: { runs: TorchRunSummary[]; best: TorchRunSummary };
+  logra: { runs: TorchRunSummary[]; best: TorchRunSummary };
+  /** Rank agreement with the exact score (the paper loop's): safesift's default and the LoGra peer. */
+  fidelity: { safesift: { spearman: number; topOverlap: number }; logra: { spearman: number; topOverlap: number }; topK: number };
+  /** safesift's exact `all` against the paper loop's scores: the same computation, so they must agree. */
+  exactCheck: { spearman: number; maxAbsDiff: number } | null;
+  /** Examples/s per alternating round of the three at their best configurations. */
+  rounds: { safesift: number[]; paper: number[]; logra: number[] };
+  /** safesift's speed-up over each peer's best configuration: geometric mean of the rounds, 95% interval. */
+  vsPaper: Interval;
+  vsLogra: Interval;
+  /** Mean per example: the paper loop forms exact weight gradients, the other two the projected ones. */
+  flops: { exact: FlopCount; projected: FlopCount };
 }
 
-export interface PaperLoopSetup {
-  /** safesift configurations to time; the exact `all` (the loop's own computation) is always added first. */
-  configs: readonly ProbeConfig[];
-  modelDir?: string;
-  corpusPath?: string;
-  /** First N corpus records (default 200). */
-  records?: number;
-  /** Examples per batch (default 1: with a worker per core, padding-free batches of one were fastest). */
-  batchSize?: number;
-  maxTokens?: number;
-  /** Python with torch (default $SAFESIFT_REFERENCE_PYTHON or /usr/bin/python3). */
-  python?: string;
+export interface PeerSetup {
+  label: string;
+  modelDir: string;
+  records: number;
+  /** The sweep runs on the first `sweepRecords` of them: it only has to rank the configurations. */
+  sweepRecords: number;
+  maxTokens: number;
+  /** Alternating rounds of safesift and both peers' best configurations after the sweep. */
+  rounds: number;
+  /** Also run safesift's exact `all` and check it against the paper loop (small models only). */
+  exactCheck: boolean;
+  lograBatches: readonly number[];
+  python: string;
+}
+
+const asRequest = (examples: readonly TokenizedExample[]) => examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) }));
+const torchProjectionArg = (p: ProjectionSpec) => ['--proj', p.kind === 'none' ? 'none' : `kron:${p.outDim}x${p.inDim}`, '--seed', String(DEFAULT_PROJECTION_SEED)];
+const summary = ({ scores: _scores, ...rest }: TorchRun): TorchRunSummary => rest;
+
+/** Sweeps both peers, times safesift, then alternates the three at their best for `rounds` rounds. */
+export async function comparePeers(setup: PeerSetup): Promise<PeerComparison> {
+  const checkpoint = await openCheckpoint(setup.modelDir);
+  const tokenizer = await PromptTokenizer.load(setup.modelDir, { format: 'paper-llama2' });
+  const examples = await tokenizeCorpus(tokenizer, GSM8K_TRAIN, setup.records, { maxTokens: setup.maxTokens });
+  const anchors = await tokenizeAnchorSets(tokenizer, ILLEGAL_ACTIVITIES_ANCHORS, { maxTokens: setup.maxTokens, anchorTokens: 10 });
+  const projection = resolveProjection({ kind: 'auto', seed: DEFAULT_PROJECTION_SEED }, checkpoint.config);
+  const cores = cpus().length;
+  const dir = mkdtempSync(join(tmpdir(), 'safesift-peers-'));
+  try {
+    const writeRequest = (name: string, subset: readonly TokenizedExample[]) => {
+      const path = join(dir, name);
+      writeFileSync(
+        path,
+        JSON.stringify({
+          model_dir: setup.modelDir,
+          examples: asRequest(subset),
+          anchor_sets: anchors.map((a) => ({ weight: a.spec.weight, examples: asRequest(a.examples) })),
+        }),
+      );
+      return path;
+    };
+    const request = writeRequest('request.json', examples);
+    const sweepRequest = writeRequest('sweep.json', examples.slice(0, setup.sweepRecords));
+    // Every run shares the anchors, so each peer computes its anchor target once.
+    const paperArgs = ['--target-cache', join(dir, 'paper-target.pt')];
+    const lograArgs = [...torchProjectionArg(projection), '--target-cache', join(dir, 'logra-target.pt')];
+    console.error(`  ${setup.label}: ${examples.length} examples (sweep on the first ${Math.min(setup.sweepRecords, examples.length)})`);
+    const paperSweep = await sweepTorch('paper loop', setup.python, PAPER_LOOP, sweepRequest, torchConfigs(cores), paperArgs);
+    const lograSweep = await sweepTorch('LoGra-style', setup.python, LOGRA_LOOP, sweepRequest, torchConfigs(cores, setup.lograBatches), lograArgs);
+    // The best configurations on every example: the exact scores, and the first round of timings.
+    const paper = { ...paperSweep, best: await runTorchConfig(setup.python, PAPER_LOOP, request, paperSweep.best.config, paperArgs) };
+    const logra = { ...lograSweep, best: await runTorchConfig(setup.python, LOGRA_LOOP, request, lograSweep.best.config, lograArgs) };
+    const exactScores = paper.best.scores;
+
+    let exactCheck: PeerComparison['exactCheck'] = null;
+    if (setup.exactCheck) {
+      const exact = await SafesiftTimer.open(checkpoint, { kind: 'none' }, anchors);
+      const { scores } = await exact.time(examples);
+      await exact.close();
+      exactCheck = { spearman: spearman(scores, exactScores), maxAbsDiff: Math.max(...exactScores.map((s, i) => Math.abs(s - scores[i]!))) };
+    }
+    const safesift = await SafesiftTimer.open(checkpoint, projection, anchors);
+    const topK = Math.min(100, Math.floor(examples.length / 4));
+    const first = await safesift.time(examples);
+    const fidelity = {
+      safesift: { spearman: spearman(first.scores, exactScores), topOverlap: topOverlap(first.scores, exactScores, topK) },
+      logra: { spearman: spearman(logra.best.scores, exactScores), topOverlap: topOverlap(logra.best.scores, exactScores, topK) },
+      topK,
+    };
+
+    // Side by side at the best configurations, the order reversed every round so drift hits all alike.
+    const rounds = { safesift: [] as number[], paper: [] as number[], logra: [] as number[] };
+    const legs: Array<[keyof typeof rounds, () => Promise<number>]> = [
+      ['safesift', async () => examples.length / (await safesift.time(examples)).seconds],
+      ['paper', async () => (await runTorchConfig(setup.python, PAPER_LOOP, request, paper.best.config, paperArgs)).examplesPerSecond],
+      ['logra', async () => (await runTorchConfig(setup.python, LOGRA_LOOP, request, logra.best.config, lograArgs)).examplesPerSecond],
+    ];
+    for (let r = 0; r < setup.rounds; r++) {
+      for (const [name, run] of r % 2 === 0 ? legs : [...legs].reverse()) rounds[name].push(await run());
+      console.error(`  round ${r + 1}: safesift ${rounds.safesift.at(-1)!.toFixed(2)}, paper ${rounds.paper.at(-1)!.toFixed(2)}, LoGra ${rounds.logra.at(-1)!.toFixed(2)} ex/s`);
+    }
+    const workers = safesift.workers;
+    await safesift.close();
+    // Speed-up = peer's seconds per example over safesift's, paired by round.
+    const perExample = (xs: number[]) => xs.map((x) => 1 / x);
+    const mean = (f: (e: TokenizedExample) => FlopCount) => {
+      const sum = examples.map(f).reduce((a, b) => ({ forward: a.forward + b.forward, backward: a.backward + b.backward, gradient: a.gradient + b.gradient, total: a.total + b.total }));
+      return { forward: sum.forward / examples.length, backward: sum.backward / examples.length, gradient: sum.gradient / examples.length, total: sum.total / examples.length };
+    };
+    return {
+      label: setup.label,
+      examples: examples.length,
+      sweepExamples: Math.min(setup.sweepRecords, examples.length),
+      meanTokens: examples.reduce((n, e) => n + e.ids.length, 0) / examples.length,
+      preset: `${DEFAULT_PROBE} ${describeProjection(projection)}`,
+      workers,
+      paper: { runs: paper.runs.map(summary), best: summary(paper.best) },
+      logra: { runs: logra.runs.map(summary), best: summary(logra.best) },
+      fidelity,
+      exactCheck,
+      rounds,
+      vsPaper: pairedRatio(perExample(rounds.safesift), perExample(rounds.paper)),
+      vsLogra: pairedRatio(perExample(rounds.safesift), perExample(rounds.logra)),
+      flops: {
+        exact: mean((e) => featureFlops(checkpoint.config, e.ids.length, { kind: 'none' })),
+        projected: mean((e) => featureFlops(checkpoint.config, e.ids.length, projection)),
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await checkpoint.close();
+  }
+}
+
+/** safesift as the audit runs it: a worker thread per core, each with its own single-threaded session, batches of one. */
+class SafesiftTimer {
+  private constructor(
+    private readonly model: PooledFeatureModel,
+    private readonly scorer: GradientScorer,
+  ) {}
+
+  static async open(checkpoint: Checkpoint, projection: ProjectionSpec, anchors: AnchorExamples): Promise<SafesiftTimer> {
+    const model = await PooledFeatureModel.open(checkpoint, { probe: DEFAULT_PROBE, projection });
+    const sets = [];
+    for (const { spec, examples } of anchors) sets.push({ spec, vectors: (await featurizeInBatches(model, examples, examplesPerBatch(1))).map((f) => f.gradient) });
+    const scorer = new GradientScorer(sets);
+    await featurizeInBatches(model, anchors[0]!.examples.slice(0, 2 * model.concurrency), examplesPerBatch(1)); // warm-up
+    return new SafesiftTimer(model, scorer);
+  }
+
+  get workers(): number {
+    return this.model.concurrency;
+  }
+
+  /** Featurization plus scoring (normalise and dot), as the peers time theirs. */
+  async time(examples: readonly TokenizedExample[]): Promise<{ scores: Float64Array; seconds: number }> {
+    const scores = new Float64Array(examples.length);
+    let seconds = 0;
+    // Per window, so exact gradients never pile up.
+    for (let start = 0; start < examples.length; start += 256) {
+      const t0 = performance.now();
+      const features = await featurizeInBatches(this.model, examples.slice(start, start + 256), examplesPerBatch(1));
+      features.forEach((f, i) => (scores[start + i] = this.scorer.score(f.gradient).score));
+      seconds += (performance.now() - t0) / 1000;
+    }
+    return { scores, seconds };
+  }
+
+  close(): Promise<void> {
+    return this.model.close();
+  }
 }
 
 /** Debian's default libblas.so.3 (netlib reference BLAS, no OpenBLAS/MKL): far slower than what the paper's setup uses. */
 export function isReferenceBlas(blas: string): boolean {
   return !/openblas|mkl|blis|atlas/i.test(blas) && /\/blas\/libblas\.so/.test(blas);
-}
-
-const asRequest = (examples: readonly TokenizedExample[]) => examples.map((e) => ({ ids: Array.from(e.ids), weights: Array.from(e.lossWeights) }));
-
-function runPython(python: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(python, args, { maxBuffer: 1 << 28 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${python} ${args.join(' ')} failed: ${error.message}\n${stderr}`)) : resolve(stdout),
-    ),
-  );
-}
-
-/** Runs the PyTorch loop, then each safesift config, one after the other in this process (never concurrently). */
-export async function measurePaperLoop(setup: PaperLoopSetup): Promise<PaperLoopResult> {
-  const modelDir = setup.modelDir ?? STORIES260K;
-  const batchSize = setup.batchSize ?? 1;
-  const maxTokens = setup.maxTokens ?? 512;
-  const checkpoint = await openCheckpoint(modelDir);
-  const tokenizer = await PromptTokenizer.load(modelDir, { format: 'paper-llama2' });
-  const examples = await tokenizeCorpus(tokenizer, setup.corpusPath ?? GSM8K_TRAIN, setup.records ?? 200, { maxTokens });
-  const anchors = await tokenizeAnchorSets(tokenizer, ILLEGAL_ACTIVITIES_ANCHORS, { maxTokens, anchorTokens: 10 });
-
-  const dir = mkdtempSync(join(tmpdir(), 'safesift-paper-loop-'));
-  let torch: TorchLoopResult;
-  try {
-    const request = join(dir, 'request.json');
-    writeFileSync(
-      request,
-      JSON.stringify({
-        model_dir: modelDir,
-        examples: asRequest(examples),
-        anchor_sets: anchors.map((a) => ({ weight: a.spec.weight, examples: asRequest(a.examples) })),
-      }),
-    );
-    torch = JSON.parse(await runPython(setup.python ?? process.env['SAFESIFT_REFERENCE_PYTHON'] ?? '/usr/bin/python3', [PAPER_LOOP, request])) as TorchLoopResult;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  console.error(`  paper loop (PyTorch ${torch.torch}, ${torch.threads} threads, BLAS ${torch.blas}): ${torch.examples_per_s.toFixed(2)} ex/s`);
-  if (isReferenceBlas(torch.blas)) console.error('  warning: PyTorch ran on the unoptimised reference BLAS: install libopenblas0-pthread for a fair baseline');
-
-  const exact: ProbeConfig = { probe: 'all', projection: { kind: 'none' } };
-  const configs = [exact, ...setup.configs.filter((c) => !(c.probe === 'all' && c.projection.kind === 'none'))];
-  const rows: PaperLoopRow[] = [];
-  const topK = Math.min(100, Math.floor(examples.length / 4));
-  let check = { spearman: NaN, maxAbsDiff: NaN };
-  let workers = 0;
-  for (const config of configs) {
-    // As the audit runs it: a worker thread per core, each with its own single-threaded session.
-    const model = await PooledFeatureModel.open(checkpoint, config);
-    workers = model.concurrency;
-    const { scores, seconds } = await timedScores(model, anchors, examples, batchSize);
-    await model.close();
-    if (config === exact) {
-      check = { spearman: spearman(scores, torch.scores), maxAbsDiff: Math.max(...torch.scores.map((s, i) => Math.abs(s - scores[i]!))) };
-    }
-    const examplesPerSecond = examples.length / seconds;
-    rows.push({
-      probe: config.probe,
-      projection: describeProjection(config.projection),
-      examplesPerSecond,
-      speedup: examplesPerSecond / torch.examples_per_s,
-      spearmanVsPaper: spearman(scores, torch.scores),
-      topOverlapVsPaper: topOverlap(scores, torch.scores, topK),
-    });
-    console.error(`  safesift ${config.probe} ${describeProjection(config.projection)}: ${examplesPerSecond.toFixed(2)} ex/s (${(examplesPerSecond / torch.examples_per_s).toFixed(1)}×)`);
-  }
-  await checkpoint.close();
-  const { scores: _scores, ...torchSummary } = torch;
-  return { examples: examples.length, batchSize, workers, torch: torchSummary, rows, topK, check };
-}
-
-/** Scores of `examples`, timed like the loop: featurization plus normalise-and-dot (anchors and warm-up excluded). */
-async function timedScores(
-  model: FeatureModel,
-  anchors: AnchorExamples,
-  examples: readonly TokenizedExample[],
-  batchSize: number,
-): Promise<{ scores: Float64Array; seconds: number }> {
-  const sets = [];
-  for (const { spec, examples: anchorExamples } of anchors) {
-    sets.push({ spec, vectors: (await featurizeInBatches(model, anchorExamples, examplesPerBatch(batchSize))).map((f) => f.gradient) });
-  }
-  const scorer = new GradientScorer(sets);
-  await featurizeInBatches(model, examples.slice(0, 2 * (model.concurrency ?? 1)), examplesPerBatch(batchSize)); // warm-up: first-run allocations
-  const scores = new Float64Array(examples.length);
-  let seconds = 0;
-  // Per window, so exact gradients never pile up.
-  for (let start = 0; start < examples.length; start += 256) {
-    const t0 = performance.now();
-    const features = await featurizeInBatches(model, examples.slice(start, start + 256), examplesPerBatch(batchSize));
-    features.forEach((f, i) => (scores[start + i] = scorer.score(f.gradient).score));
-    seconds += (performance.now() - t0) / 1000;
-  }
-  return { scores, seconds };
 }

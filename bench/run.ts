@@ -5,8 +5,6 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gpuMemoryBytes } from '../shared/src/features/memory-budget.ts';
-import { parseProbe } from '../shared/src/graph/probes.ts';
-import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { measureAuditMemory, type AuditMemoryRow } from './audit-memory.ts';
 import { measureClusterMemory, type ClusterMemoryRow } from './cluster-memory.ts';
 import { measureLargeGraphBuild, type LargeGraphResult } from './large-graph.ts';
@@ -16,11 +14,11 @@ import { fidelityLargeSection } from './fidelity-large-section.ts';
 import { autoProjectionSection, memoryModelSection, sessionLayoutSection } from './execution-sections.ts';
 import { longContextSection } from './long-context.ts';
 import { measureFeatureCost, type FeatureCostRow } from './feature-cost.ts';
-import { isReferenceBlas, measurePaperLoop, type PaperLoopResult } from './paper-loop-speed.ts';
+import { peerSection } from './peer-section.ts';
 import type { JobRun } from './bench-cluster.ts';
 import { measurePipelineOverhead, type PipelineOverheadResult } from './pipeline-overhead.ts';
 import { measurePresetCost, PRESET_COST_CONFIGS, type PresetCostRow } from './preset-cost.ts';
-import { measureProbeFidelity, type FidelityResult, type ProbeConfig } from './probe-fidelity.ts';
+import { measureProbeFidelity, type FidelityResult } from './probe-fidelity.ts';
 import { measureReducerMerge, type ReducerMergeRow } from './reducer-merge.ts';
 import { CAPPED_HEAP_MIB, measureReportScale } from './report-scale.ts';
 import { measureWeightCheck } from './weight-check.ts';
@@ -36,16 +34,14 @@ const LEGACY_HEADINGS: Partial<Record<Section, string>> = {
   'feature-cost': '## Feature graph vs plain forward',
   'audit-memory': '## Peak memory of `safesift audit`',
 };
-/** The preset(s) compared with the paper's loop besides exact `all`; override with --presets. */
-const DEFAULT_PRESETS = 'all:kron:64x128';
 
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string' },
     out: { type: 'string' },
     'fidelity-records': { type: 'string', default: '1000' },
-    'paper-loop-records': { type: 'string', default: '400' },
-    presets: { type: 'string', default: DEFAULT_PRESETS },
+    'paper-loop-records': { type: 'string', default: '200' },
+    'peer-rounds': { type: 'string', default: '4' },
     'preset-cost-examples': { type: 'string', default: '16' },
     'overhead-records': { type: 'string', default: '48' },
     'report-rows': { type: 'string', default: '10000,1000000' },
@@ -61,12 +57,6 @@ const count = (name: string, text: string) => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got '${text}'`);
   return n;
 };
-/** `probe:projection` items, e.g. `all-linear:kron:64x64,lm_head:none`. */
-const presets: ProbeConfig[] = args.presets.split(',').map((item) => {
-  const at = item.indexOf(':');
-  if (at < 0) throw new Error(`--presets: expected probe:projection, got '${item}'`);
-  return { probe: parseProbe(item.slice(0, at).trim()), projection: parseProjection(item.slice(at + 1).trim(), DEFAULT_PROJECTION_SEED) };
-});
 
 const fmt = (x: number, digits = 1) => x.toFixed(digits);
 const table = (head: string[], rows: string[][]) =>
@@ -153,38 +143,6 @@ The first ${result.records} GSM8K records (${result.examples} encodable within 5
 ${body}
 
 Reaching ≥ 0.9 top-${k} overlap, fastest first: ${passing.map((r) => `${r.probe} ${r.projection} (${fmt(r.examplesPerSecond)} ex/s)`).join(', ') || 'none'}.`;
-}
-
-async function paperLoopSection(): Promise<string> {
-  console.error("speed vs the paper's PyTorch loop…");
-  const r: PaperLoopResult = await measurePaperLoop({ configs: presets, records: count('paper-loop-records', args['paper-loop-records']) });
-  const body = table(
-    ['implementation', 'probe', 'projection', 'batch', 'examples/s', 'speed-up', 'Spearman vs paper', `top-${r.topK} overlap vs paper`],
-    [
-      [`PyTorch ${r.torch.torch} per-example loop (${r.torch.threads} threads)`, 'all', 'none', '1', fmt(r.torch.examples_per_s, 2), '1.0×', '1', '1'],
-      ...r.rows.map((row) => [
-        'safesift',
-        row.probe,
-        row.projection,
-        String(r.batchSize),
-        fmt(row.examplesPerSecond, 2),
-        `${fmt(row.speedup)}×`,
-        fmt(row.spearmanVsPaper, 4),
-        fmt(row.topOverlapVsPaper, 2),
-      ]),
-    ],
-  );
-  return `## Speed vs the paper's PyTorch loop
-
-${measured()}
-
-stories260k, the first GSM8K records (${r.examples} examples, up to 512 tokens), illegal-activities anchors; run one after the other in one \`npm run bench\`, on the same CPU. The PyTorch side is \`bench/reference/paper_loop.py\`, the paper's approach: float32, all cores, batch size 1, forward, \`loss.backward()\`, flatten every parameter's gradient, L2-normalise, dot with the precomputed combined anchor target; only the loop over the examples is timed. safesift's time is featurization plus scoring (normalise and dot), anchors and warm-up excluded. Target: the default preset ≥ 10× faster.
-
-${body}
-
-Both compute the same score for exact \`all\`: Spearman ${fmt(r.check.spearman, 6)}, largest difference ${r.check.maxAbsDiff.toExponential(2)}. PyTorch's BLAS: \`${r.torch.blas}\`${
-    isReferenceBlas(r.torch.blas) ? ' — **the unoptimised reference BLAS: this baseline is unfairly slow; install libopenblas0-pthread and rerun**' : ''
-  }.`;
 }
 
 async function presetCostSection(): Promise<string> {
@@ -389,7 +347,14 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
   'auto-projection': () => autoProjectionSection({ table, measured }),
   'long-context': () => longContextSection(measured),
   gpu: gpuSection,
-  'paper-loop': paperLoopSection,
+  'paper-loop': () =>
+    peerSection({
+      table,
+      measured,
+      python: process.env['SAFESIFT_REFERENCE_PYTHON'] ?? '/usr/bin/python3',
+      records: count('paper-loop-records', args['paper-loop-records']),
+      rounds: count('peer-rounds', args['peer-rounds']),
+    }),
   'preset-cost': presetCostSection,
   'large-graph': largeGraphSection,
   'pipeline-overhead': pipelineOverheadSection,
