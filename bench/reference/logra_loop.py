@@ -15,7 +15,7 @@ paper_loop.py. float32; the model is the plain-torch Llama of test/reference/lla
 
 Usage: python3 logra_loop.py REQUEST.json [--threads N] [--shard I/N] [--wait-go] [--batch B]
                              [--proj none|kron:OUTxIN] [--seed S] [--target-cache F]
-  --threads, --shard, --wait-go, --target-cache  as paper_loop.py (F holds one --proj and
+  --threads, --shard, --wait-go, --target-cache  as paper_loop.py (peer_common.py) (F holds one --proj and
                --seed's target; a run at another --batch reuses it: the same sum, other order).
   --batch B    examples per batch (default 8): the shard's examples sorted by length (stable),
                right-padded with id 0 and weight 0. Causal attention keeps real positions
@@ -45,9 +45,10 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from paper_loop import blas_library, wait_for_go  # noqa: E402  (also puts llama_reference on the path)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "reference"))
 from llama_reference import Model, check_example, rms_norm, rotate_half  # noqa: E402
-from target_cache import cached_target  # noqa: E402
+from peer_common import (add_peer_args, blas_library, cached_target, parse_peer_args, shard_indices,  # noqa: E402
+                         use_threads, wait_for_go)
 
 EMBED = "model.embed_tokens.weight"
 
@@ -195,32 +196,26 @@ def vectors(model, projector, exs, batch):
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description="LoGra-style batched projected gradient scoring (peer).")
-    ap.add_argument("request")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--shard", default="0/1", help="I/N: score examples with index %% N == I")
-    ap.add_argument("--wait-go", action="store_true")
-    ap.add_argument("--target-cache", help="load the anchor target from this file, or compute and save it there")
+    add_peer_args(ap)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--proj", default="kron:64x128", help="none | kron:OUTxIN")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    i, n = (int(x) for x in args.shard.split("/"))
-    if not (n >= 1 and 0 <= i < n) or args.threads < 1 or args.batch < 1:
-        ap.error(f"bad --shard {args.shard}, --threads {args.threads} or --batch {args.batch}")
-    args.shard_index, args.shard_count = i, n
-    mt = re.fullmatch(r"kron:(\d+)x(\d+)", args.proj)
-    if args.proj != "none" and not (mt and int(mt[1]) > 0 and int(mt[2]) > 0):
-        ap.error(f"bad --proj {args.proj}: none or kron:OUTxIN")
-    args.proj_spec = (int(mt[1]), int(mt[2])) if mt else None
-    return args
+
+    def check(a):
+        mt = re.fullmatch(r"kron:(\d+)x(\d+)", a.proj)
+        if a.proj != "none" and not (mt and int(mt[1]) > 0 and int(mt[2]) > 0):
+            return f"bad --proj {a.proj}: none or kron:OUTxIN"
+        a.proj_spec = (int(mt[1]), int(mt[2])) if mt else None
+        return None if a.batch >= 1 else f"bad --batch {a.batch}: at least 1"
+
+    return parse_peer_args(ap, argv, check)
 
 
 def main(argv):
     args = parse_args(argv)
     with open(args.request) as f:
         req = json.load(f)
-    torch.set_num_interop_threads(1)
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     model = Model(req["model_dir"], torch.float32)
     vocab = model.params[EMBED].shape[0]
     projector = Projector(args.proj_spec, args.seed, model.dtype)
@@ -244,7 +239,7 @@ def main(argv):
 
     # The cache holds one --proj/--seed's target: a sweep passes one file per projection.
     target = cached_target(args.target_cache, anchor_target)
-    indices = [i for i in range(len(req["examples"])) if i % args.shard_count == args.shard_index]
+    indices = shard_indices(args, len(req["examples"]))
     # Untimed warm-up on the shard's longest full batch: the first pass at a new size pays one-off
     # allocator costs (page faults), and the anchors' batches are shorter or come from the cache.
     longest = sorted(indices, key=lambda i: len(req["examples"][i]["ids"]))[-args.batch:]

@@ -37,7 +37,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "reference"))
 from llama_reference import Model, check_example, weighted_ce  # noqa: E402
-from target_cache import cached_target  # noqa: E402
+from peer_common import (add_peer_args, blas_library, cached_target, parse_peer_args, shard_indices,  # noqa: E402
+                         use_threads, wait_for_go)
 
 
 def flat_gradient(model, leaves, ex):
@@ -50,42 +51,17 @@ def flat_gradient(model, leaves, ex):
     return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in leaves])
 
 
-def blas_library():
-    """The BLAS shared library torch's matmuls actually run on (Debian swaps libblas.so.3 by alternatives)."""
-    with open("/proc/self/maps") as f:
-        paths = {line.split()[-1] for line in f if ".so" in line}
-    hits = sorted(p for p in paths if any(k in os.path.basename(p).lower() for k in ("blas", "mkl")))
-    return ", ".join(hits) or "unknown"
-
-
 def parse_args(argv):
     ap = argparse.ArgumentParser(description="The paper's per-example gradient loop (speed baseline).")
-    ap.add_argument("request")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--shard", default="0/1", help="I/N: score examples with index %% N == I")
-    ap.add_argument("--wait-go", action="store_true")
-    ap.add_argument("--target-cache", help="load the anchor target from this file, or compute and save it there")
-    args = ap.parse_args(argv)
-    i, n = (int(x) for x in args.shard.split("/"))
-    if not (n >= 1 and 0 <= i < n) or args.threads < 1:
-        ap.error(f"bad --shard {args.shard} or --threads {args.threads}")
-    args.shard_index, args.shard_count = i, n
-    return args
-
-
-def wait_for_go():
-    """Tell the launcher this shard is ready, then block until it releases every shard together."""
-    sys.stderr.write("ready\n")
-    sys.stderr.flush()
-    sys.stdin.readline()
+    add_peer_args(ap)
+    return parse_peer_args(ap, argv)
 
 
 def main(argv):
     args = parse_args(argv)
     with open(args.request) as f:
         req = json.load(f)
-    torch.set_num_interop_threads(1)
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     model = Model(req["model_dir"], torch.float32)
     vocab = model.params["model.embed_tokens.weight"].shape[0]
     leaves = [model.params[k] for k in sorted(model.params)]  # tied head counted once
@@ -108,7 +84,7 @@ def main(argv):
         return target
 
     target = cached_target(args.target_cache, anchor_target)
-    indices = [i for i in range(len(req["examples"])) if i % args.shard_count == args.shard_index]
+    indices = shard_indices(args, len(req["examples"]))
     # Untimed warm-up on the shard's longest example (the first pass at a size pays one-off
     # allocator costs), which the anchor target no longer does when it comes from the cache.
     if indices:
