@@ -5,10 +5,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { DEFAULT_PROBE } from '../shared/src/audit/audit-options.ts';
-import { examplesPerBatch, featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
-import { PooledFeatureModel } from '../shared/src/features/pooled-feature-model.ts';
+import { openAuditModel, type AuditModel } from '../shared/src/audit/audit-model.ts';
+import { featurizeInBatches } from '../shared/src/features/featurize-batches.ts';
 import { DEFAULT_PROJECTION_SEED, describeProjection, resolveProjection, type ProjectionSpec } from '../shared/src/graph/projection.ts';
-import { openCheckpoint, type Checkpoint } from '../shared/src/model/checkpoint.ts';
+import { openCheckpoint } from '../shared/src/model/checkpoint.ts';
 import { PromptTokenizer } from '../shared/src/prompt/prompt-tokenizer.ts';
 import type { TokenizedExample } from '../shared/src/prompt/tokenized.ts';
 import { GradientScorer } from '../shared/src/scoring/gradient-score.ts';
@@ -33,8 +33,8 @@ export interface PeerComparison {
   meanTokens: number;
   /** safesift's default preset on this model (probe, projection), also the LoGra peer's dimensions. */
   preset: string;
-  /** safesift's worker threads (one single-threaded session each, as the audit runs). */
-  workers: number;
+  /** safesift's sessions, threads and batches: the audit's plan on this machine. */
+  layout: string;
   paper: { runs: TorchRunSummary[]; best: TorchRunSummary };
   logra: { runs: TorchRunSummary[]; best: TorchRunSummary };
   /** Rank agreement with the exact score (the paper loop's): safesift's default and the LoGra peer. */
@@ -106,12 +106,12 @@ export async function comparePeers(setup: PeerSetup): Promise<PeerComparison> {
 
     let exactCheck: PeerComparison['exactCheck'] = null;
     if (setup.exactCheck) {
-      const exact = await SafesiftTimer.open(checkpoint, { kind: 'none' }, anchors);
+      const exact = await SafesiftTimer.open(setup.modelDir, { kind: 'none' }, setup.maxTokens, anchors);
       const { scores } = await exact.time(examples);
       await exact.close();
       exactCheck = { spearman: spearman(scores, exactScores), maxAbsDiff: Math.max(...exactScores.map((s, i) => Math.abs(s - scores[i]!))) };
     }
-    const safesift = await SafesiftTimer.open(checkpoint, projection, anchors);
+    const safesift = await SafesiftTimer.open(setup.modelDir, projection, setup.maxTokens, anchors);
     const topK = Math.min(100, Math.floor(examples.length / 4));
     const first = await safesift.time(examples);
     const fidelity = {
@@ -131,7 +131,7 @@ export async function comparePeers(setup: PeerSetup): Promise<PeerComparison> {
       for (const [name, run] of r % 2 === 0 ? legs : [...legs].reverse()) rounds[name].push(await run());
       console.error(`  round ${r + 1}: safesift ${rounds.safesift.at(-1)!.toFixed(2)}, paper ${rounds.paper.at(-1)!.toFixed(2)}, LoGra ${rounds.logra.at(-1)!.toFixed(2)} ex/s`);
     }
-    const workers = safesift.workers;
+    const layout = safesift.layout;
     await safesift.close();
     // Speed-up = peer's seconds per example over safesift's, paired by round.
     const perExample = (xs: number[]) => xs.map((x) => 1 / x);
@@ -145,7 +145,7 @@ export async function comparePeers(setup: PeerSetup): Promise<PeerComparison> {
       sweepExamples: Math.min(setup.sweepRecords, examples.length),
       meanTokens: examples.reduce((n, e) => n + e.ids.length, 0) / examples.length,
       preset: `${DEFAULT_PROBE} ${describeProjection(projection)}`,
-      workers,
+      layout,
       paper: { runs: paper.runs.map(summary), best: summary(paper.best) },
       logra: { runs: logra.runs.map(summary), best: summary(logra.best) },
       fidelity,
@@ -164,24 +164,31 @@ export async function comparePeers(setup: PeerSetup): Promise<PeerComparison> {
   }
 }
 
-/** safesift as the audit runs it: a worker thread per core, each with its own single-threaded session, batches of one. */
+/** safesift as `safesift audit` runs it: the audit's model, sessions, threads and batch limits (its plan for this machine). */
 class SafesiftTimer {
   private constructor(
-    private readonly model: PooledFeatureModel,
+    private readonly audit: AuditModel,
     private readonly scorer: GradientScorer,
   ) {}
 
-  static async open(checkpoint: Checkpoint, projection: ProjectionSpec, anchors: AnchorExamples): Promise<SafesiftTimer> {
-    const model = await PooledFeatureModel.open(checkpoint, { probe: DEFAULT_PROBE, projection });
-    const sets = [];
-    for (const { spec, examples } of anchors) sets.push({ spec, vectors: (await featurizeInBatches(model, examples, examplesPerBatch(1))).map((f) => f.gradient) });
-    const scorer = new GradientScorer(sets);
-    await featurizeInBatches(model, anchors[0]!.examples.slice(0, 2 * model.concurrency), examplesPerBatch(1)); // warm-up
-    return new SafesiftTimer(model, scorer);
+  static async open(modelDir: string, projection: ProjectionSpec, maxTokens: number, anchors: AnchorExamples): Promise<SafesiftTimer> {
+    const audit = await openAuditModel(modelDir, { format: 'paper-llama2', probes: DEFAULT_PROBE, projection, sketch: null, dtype: 'float32', maxTokens, directionLayers: 'middle' });
+    try {
+      const sets = [];
+      for (const { spec, examples } of anchors) sets.push({ spec, vectors: (await featurizeInBatches(audit.model, examples, audit.batch)).map((f) => f.gradient) });
+      const scorer = new GradientScorer(sets);
+      await featurizeInBatches(audit.model, anchors[0]!.examples.slice(0, 2 * audit.plan.sessions), audit.batch); // warm-up
+      return new SafesiftTimer(audit, scorer);
+    } catch (error) {
+      await audit.close();
+      throw error;
+    }
   }
 
-  get workers(): number {
-    return this.model.concurrency;
+  /** The audit's plan in words, e.g. "2 sessions × 1 thread, batches of 1". */
+  get layout(): string {
+    const { sessions, threadsPerSession, batchExamples } = this.audit.plan;
+    return `${sessions} session${sessions > 1 ? 's' : ''} × ${threadsPerSession} thread${threadsPerSession > 1 ? 's' : ''}, batches of ${batchExamples}`;
   }
 
   /** Featurization plus scoring (normalise and dot), as the peers time theirs. */
@@ -191,7 +198,7 @@ class SafesiftTimer {
     // Per window, so exact gradients never pile up.
     for (let start = 0; start < examples.length; start += 256) {
       const t0 = performance.now();
-      const features = await featurizeInBatches(this.model, examples.slice(start, start + 256), examplesPerBatch(1));
+      const features = await featurizeInBatches(this.audit.model, examples.slice(start, start + 256), this.audit.batch);
       features.forEach((f, i) => (scores[start + i] = this.scorer.score(f.gradient).score));
       seconds += (performance.now() - t0) / 1000;
     }
@@ -199,7 +206,7 @@ class SafesiftTimer {
   }
 
   close(): Promise<void> {
-    return this.model.close();
+    return this.audit.close();
   }
 }
 

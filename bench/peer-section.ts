@@ -1,7 +1,7 @@
 // BENCHMARKS.md section `paper-loop`: safesift against the PyTorch peers at their best, and the roofline.
 import { benchModel50m, STORIES260K } from './bench-models.ts';
 import { comparePeers, isReferenceBlas, type Interval, type PeerComparison, type TorchRunSummary } from './paper-loop-speed.ts';
-import { measureMatmulPeak, type FlopCount, type MatmulPeak } from './roofline.ts';
+import { measureMatmulPeak, type FlopCount } from './roofline.ts';
 import { describeTorchConfig } from './torch-peers.ts';
 
 type Table = (head: string[], rows: string[][]) => string;
@@ -38,9 +38,12 @@ export async function peerSection({ table, measured, python, records, rounds }: 
     }),
   ];
   const peakAfter = await measureMatmulPeak(python);
-  const best = (p: MatmulPeak, q: MatmulPeak) => Math.max(p.onnxruntime, p.torch, q.onnxruntime, q.torch);
-  const roof = best(peak, peakAfter);
+  const roof = Math.max(peak.roof, peakAfter.roof);
   const blas = models[0]!.paper.best.blas;
+  const peakTable = table(
+    ['runtime', 'n', 'threads', 'GFLOP/s before', 'GFLOP/s after'],
+    peak.runs.map((r, i) => [r.runtime, String(r.n), String(r.threads), fmt(r.gflops), fmt(peakAfter.runs[i]!.gflops)]),
+  );
 
   const sweepRows = models.flatMap((m) => {
     const rows = (peer: string, runs: readonly TorchRunSummary[]) => {
@@ -91,12 +94,12 @@ export async function peerSection({ table, measured, python, records, rounds }: 
 
 ${measured()}
 
-The first GSM8K records (stories260k: ${small.examples} examples up to 512 tokens; the ~58M random Llama with stories260k's tokenizer: ${large.examples} examples up to 256 tokens), illegal-activities anchors (harmful +1, two safe −1, first 10 response tokens), all on this machine's ${peak.threads} cores. Two PyTorch ${small.paper.best.torch} peers, float32:
+The first GSM8K records (stories260k: ${small.examples} examples up to 512 tokens; the ~58M random Llama with stories260k's tokenizer: ${large.examples} examples up to 256 tokens), illegal-activities anchors (harmful +1, two safe −1, first 10 response tokens), all on this machine's ${peak.cores} cores. Two PyTorch ${small.paper.best.torch} peers, float32:
 
 - **paper loop** (\`bench/reference/paper_loop.py\`), the paper's approach: batch size 1, forward, \`loss.backward()\` over every parameter, flatten all gradients, L2-normalise, dot with the combined anchor target: the exact score.
 - **LoGra-style** (\`bench/reference/logra_loop.py\`), what a speed-aware PyTorch user writes: examples sorted by length in right-padded batches, one backward of the summed losses to the activations only (no weight gradients), each linear layer's inputs x and output gradients δ captured, per-example gradients projected per layer as (P_out δ)(P_in x)ᵀ with safesift's default dimensions (a side is projected only when larger than its target; RMSNorm and embedding blocks as safesift forms them), normalise, dot.
 
-Each peer runs every split of the cores — 1…${peak.threads} threads in one process, and 2…${peak.threads} processes of one thread over interleaved shards of the same examples, released together after loading (wall time = the slowest shard's loop) — and the LoGra-style one at batch sizes 1, 4 and 16, on the first ${small.sweepExamples} (stories260k) and ${large.sweepExamples} (58M) examples; the fastest configuration then ran on all of them (its scores are the exact ones below). Only the loop over the examples is timed (model load and the anchor target excluded), as for safesift: its default preset as \`safesift audit\` runs it (${small.workers} worker threads, each a single-threaded onnxruntime session, batches of one), featurization plus scoring. After the sweep, safesift and both peers' best configurations ran ${small.rounds.safesift.length} alternating rounds (order reversed every round); the speed-ups are the geometric means of the per-round ratios with 95% Student t intervals.
+Each peer runs every split of the cores — 1…${peak.cores} threads in one process, and 2…${peak.cores} processes of one thread over interleaved shards of the same examples, released together after loading (wall time = the slowest shard's loop) — and the LoGra-style one at batch sizes 1, 4 and 16, on the first ${small.sweepExamples} (stories260k) and ${large.sweepExamples} (58M) examples; the fastest configuration then ran on all of them (its scores are the exact ones below). Only the loop over the examples is timed (model load and the anchor target excluded), as for safesift: its default preset opened by the audit's own code with the audit's plan for this machine (stories260k: ${small.layout}; 58M: ${large.layout}; the default middle direction layer included), featurization plus scoring. After the sweep, safesift and both peers' best configurations ran ${small.rounds.safesift.length} alternating rounds (order reversed every round); the speed-ups are the geometric means of the per-round ratios with 95% Student t intervals.
 
 Sweep (single runs on the sweep's examples):
 
@@ -116,7 +119,11 @@ ${fidelity}
 
 ${check ? `safesift's exact \`all\` and the paper loop compute the same score on stories260k: Spearman ${fmt(check.spearman, 6)}, largest difference ${check.maxAbsDiff.toExponential(2)}. ` : ''}PyTorch's BLAS: \`${blas}\`${isReferenceBlas(blas) ? ' — **the unoptimised reference BLAS: these baselines are unfairly slow; install libopenblas0-pthread and rerun**' : ''}.
 
-**Roofline.** The machine's float32 matrix-multiply peak, measured in the same run (a ${peak.n}×${peak.n} MatMul on all ${peak.threads} cores, best of 5 slices, before and after the models): onnxruntime ${fmt(peak.onnxruntime)} / ${fmt(peakAfter.onnxruntime)} GFLOP/s, PyTorch ${fmt(peak.torch)} / ${fmt(peakAfter.torch)} GFLOP/s; the fractions use the best, ${fmt(roof)} GFLOP/s. FLOPs per example are counted analytically from the config and each example's token count (bench/roofline.ts): matmuls only, 2 per multiply-add; forward = every linear including the LM head at every position plus the two T×T attention products; backward to the activations = the linears' input gradients plus four attention products; gradient = the exact weight gradients (paper loop) or the projections and k_out×k_in outer products (safesift, LoGra-style). Elementwise work (norms, softmax, SiLU, RoPE), the paper loop's flatten and dot, and padding are not counted: the fractions are useful work over peak.
+**Roofline.** The machine's float32 matrix-multiply peak, measured in the same run before and after the models: an n×n MatMul (n = ${peak.runs.map((r) => r.n).filter((n, i, a) => a.indexOf(n) === i).join(', ')}; onnxruntime with B a constant initializer, pre-packed as the feature graph's weights are; PyTorch \`torch.mm\`) on 1 thread and on all ${peak.cores} cores, best of 5 slices each:
+
+${peakTable}
+
+The roof is the larger of the best all-core rate (${fmt(Math.max(peak.allCores, peakAfter.allCores))} GFLOP/s) and the best single-thread rate × ${peak.cores} cores (${fmt(Math.max(peak.perCoreTimesCores, peakAfter.perCoreTimesCores))} GFLOP/s): **${fmt(roof)} GFLOP/s**. FLOPs per example are counted analytically from the config and each example's token count (bench/roofline.ts): matmuls only, 2 per multiply-add; forward = every linear including the LM head at every position plus the two T×T attention products; backward to the activations = the linears' input gradients plus four attention products; gradient = the exact weight gradients (paper loop) or the projections and k_out×k_in outer products (safesift, LoGra-style). Elementwise work (norms, softmax, SiLU, RoPE), the paper loop's flatten and dot, and padding are not counted: the fractions are useful work over peak.
 
 ${roofline}
 

@@ -64,11 +64,19 @@ export async function runTorchConfig(python: string, script: string, request: st
       stderr += d.toString();
       if (/^ready$/m.test(stderr)) onReady();
     });
-    const done = new Promise<ShardOutput>((resolve, reject) =>
-      child.on('close', (code) =>
-        code === 0 ? resolve(JSON.parse(stdout) as ShardOutput) : reject(new Error(`${python} ${args.join(' ')} exited ${code}:\n${stderr.slice(-2000)}`)),
-      ),
-    );
+    child.stdin.on('error', () => undefined); // EPIPE from a shard that already died: its exit says why
+    const command = `${python} ${args.join(' ')}`;
+    const done = new Promise<ShardOutput>((resolve, reject) => {
+      child.on('error', (error) => reject(new Error(`${command}: could not start: ${error.message}`)));
+      child.on('close', (code, signal) => {
+        if (code !== 0) return reject(new Error(`${command} exited ${code ?? signal}:\n${stderr.slice(-2000)}`));
+        try {
+          resolve(JSON.parse(stdout) as ShardOutput);
+        } catch {
+          reject(new Error(`${command}: stdout is not the expected JSON: ${stdout.slice(0, 200)}`));
+        }
+      });
+    });
     done.catch(() => undefined); // a shard killed after another failed must not crash the bench
     return { child, ready: Promise.race([ready, done.then(() => undefined)]), done };
   });
