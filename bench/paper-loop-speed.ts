@@ -154,8 +154,8 @@ export async function comparePeers(setup: PeerSetup): Promise<PeerComparison> {
       vsPaper: pairedRatio(perExample(rounds.safesift), perExample(rounds.paper)),
       vsLogra: pairedRatio(perExample(rounds.safesift), perExample(rounds.logra)),
       flops: {
-        exact: mean((e) => featureFlops(checkpoint.config, e.ids.length, { kind: 'none' })),
-        projected: mean((e) => featureFlops(checkpoint.config, e.ids.length, projection)),
+        exact: mean((e) => featureFlops(checkpoint.config, e.ids.length, e.labelCount, { kind: 'none' })),
+        projected: mean((e) => featureFlops(checkpoint.config, e.ids.length, e.labelCount, projection)),
       },
     };
   } finally {

@@ -5,6 +5,7 @@ import { examplesPerBatch, featurizeInBatches } from '../shared/src/features/fea
 import { DEFAULT_PROJECTION_SEED, parseProjection } from '../shared/src/graph/projection.ts';
 import { readJsonLines } from '../test/helpers/fixtures.ts';
 import { runJob, startBenchCluster, stopBenchCluster, type BenchInputs, type JobRun } from './bench-cluster.ts';
+import { pairedRatio } from './paired-ratio.ts';
 import { benchModel50m, GSM8K_TRAIN, ILLEGAL_ACTIVITIES_ANCHORS, tokenizeAnchorSets, tokenizeCorpus } from './bench-models.ts';
 
 export interface PipelineOverheadSetup {
@@ -14,8 +15,11 @@ export interface PipelineOverheadSetup {
   batchExamples: number;
   /** Records of the warm-up job run before anything is timed. */
   warmupRecords?: number;
-  /** Rounds of (a) then (b), alternating (default 2): compared on their means, so drift on a shared machine hits both alike. */
-  rounds?: number;
+  /** Rounds of (a) and (b) in ABBA order: at least `minRounds` (default 3), then more until the overhead's 95% interval is narrower than `targetWidth`, at most `maxRounds`. */
+  minRounds?: number;
+  maxRounds?: number;
+  /** Width (high − low) the overhead's interval must get under, as a fraction (default 0.05: the 5% target). */
+  targetWidth?: number;
 }
 
 export interface FeatureOnly {
@@ -41,8 +45,11 @@ export interface PipelineOverheadResult {
   /** Wall seconds of each round of (a) and of (b), in order. */
   rounds: { featureOnly: number[]; oneWorker: number[] };
   twoWorkers: JobRun;
-  /** (b − a) / a with b the 1-worker wall time. */
+  /** (b − a) / a with b the 1-worker wall time: geometric mean of the paired rounds' b/a, minus 1, and its 95% interval. */
   overhead: number;
+  overheadInterval: { low: number; high: number };
+  /** Whether the interval got narrower than the target width within maxRounds. */
+  intervalNarrowEnough: boolean;
   /** (t1 / t2) / 2 on wall times. */
   efficiency: number;
 }
@@ -104,14 +111,31 @@ export async function measurePipelineOverhead(setup: PipelineOverheadSetup): Pro
 
     const featureRuns: FeatureOnly[] = [];
     const workerRuns: JobRun[] = [];
-    for (let round = 1; round <= (setup.rounds ?? 2); round++) {
+    const legA = async (round: number) => {
       const a = await measureFeatureOnly(modelDir, corpus, setup.records, setup.maxTokens);
       featureRuns.push(a);
       console.error(`  round ${round}: (a) feature model alone: ${a.examples} examples in ${a.seconds.toFixed(1)} s`);
+    };
+    const legB = async (round: number) => {
       const b = await runJob(cluster, inputs, data, `one-worker-${round}`, flags);
       workerRuns.push(b);
       console.error(`  round ${round}: (b) 1 worker: ${b.wallSeconds.toFixed(1)} s submit → summary.json`);
+    };
+    const interval = () => pairedRatio(featureRuns.map((a) => a.seconds), workerRuns.map((b) => b.wallSeconds));
+    const [minRounds, maxRounds, targetWidth] = [setup.minRounds ?? 3, setup.maxRounds ?? 12, setup.targetWidth ?? 0.05];
+    for (let round = 1; round <= maxRounds; round++) {
+      // ABBA: a drift on the shared machine hits both alike.
+      if (round % 2 === 1) {
+        await legA(round);
+        await legB(round);
+      } else {
+        await legB(round);
+        await legA(round);
+      }
+      const { low, high } = interval();
+      if (round >= minRounds && high - low < targetWidth) break;
     }
+    const paired = interval();
     const featureOnly = meanOf(featureRuns);
     const oneWorker = meanOf(workerRuns);
 
@@ -125,7 +149,9 @@ export async function measurePipelineOverhead(setup: PipelineOverheadSetup): Pro
       oneWorker,
       rounds: { featureOnly: featureRuns.map((a) => a.seconds), oneWorker: workerRuns.map((b) => b.wallSeconds) },
       twoWorkers,
-      overhead: (oneWorker.wallSeconds - featureOnly.seconds) / featureOnly.seconds,
+      overhead: paired.ratio - 1,
+      overheadInterval: { low: paired.low - 1, high: paired.high - 1 },
+      intervalNarrowEnough: paired.high - paired.low < (setup.targetWidth ?? 0.05),
       efficiency: oneWorker.wallSeconds / twoWorkers.wallSeconds / 2,
     };
   } finally {

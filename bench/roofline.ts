@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { DType, OnnxGraph } from '../shared/src/graph/onnx-graph.ts';
 import type { ProjectionSpec } from '../shared/src/graph/projection.ts';
 import type { LlamaConfig } from '../shared/src/model/llama-config.ts';
+import { blasThreadEnv } from './torch-peers.ts';
 
 const MATMUL_PEAK = fileURLToPath(new URL('./reference/matmul_peak.py', import.meta.url));
 
@@ -20,32 +21,34 @@ export interface FlopCount {
   total: number;
 }
 
-/** Every matrix the per-example gradient covers, as [rows, cols] (HF layout: out × in). */
-function weightShapes(c: LlamaConfig): Array<[number, number]> {
+/** Every matrix the per-example gradient covers, as [rows, cols] (HF layout: out × in), with the positions it runs at. */
+function weightShapes(c: LlamaConfig, tokens: number, labels: number): Array<[number, number, number]> {
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
-  const layer: Array<[number, number]> = [
-    [q, c.hiddenSize],
-    [kv, c.hiddenSize],
-    [kv, c.hiddenSize],
-    [c.hiddenSize, q],
-    [c.intermediateSize, c.hiddenSize],
-    [c.intermediateSize, c.hiddenSize],
-    [c.hiddenSize, c.intermediateSize],
+  const layer: Array<[number, number, number]> = [
+    [q, c.hiddenSize, tokens],
+    [kv, c.hiddenSize, tokens],
+    [kv, c.hiddenSize, tokens],
+    [c.hiddenSize, q, tokens],
+    [c.intermediateSize, c.hiddenSize, tokens],
+    [c.intermediateSize, c.hiddenSize, tokens],
+    [c.hiddenSize, c.intermediateSize, tokens],
   ];
-  return [...Array.from({ length: c.numLayers }, () => layer).flat(), [c.vocabSize, c.hiddenSize]];
+  return [...Array.from({ length: c.numLayers }, () => layer).flat(), [c.vocabSize, c.hiddenSize, labels]];
 }
 
 /**
- * FLOPs of one example of `tokens` tokens through forward, backward to activations and gradient
- * formation, for the full-gradient `all` probe. The LM head runs at every position (as all three
- * implementations do); attention counts the full T×T products (none exploits causality).
- * Embedding lookups and the embedding's own gradient (a scatter) are not matmuls and not counted.
+ * FLOPs the feature computation needs for one example of `tokens` tokens, `labels` of them labels
+ * (response tokens): forward, backward to activations and gradient formation. The layers run at every
+ * position, the LM head only at the labels: elsewhere the loss weight is 0 and the logits change
+ * nothing (safesift skips them; the PyTorch peers compute them, and that extra work is not counted).
+ * Attention counts the full T×T products (none exploits causality). Embedding lookups and the
+ * embedding's own gradient (a scatter) are not matmuls and not counted.
  */
-export function featureFlops(c: LlamaConfig, tokens: number, projection: ProjectionSpec): FlopCount {
+export function featureFlops(c: LlamaConfig, tokens: number, labels: number, projection: ProjectionSpec): FlopCount {
   const T = tokens;
-  const shapes = weightShapes(c);
-  const linear = shapes.reduce((n, [r, k]) => n + 2 * T * r * k, 0);
+  const shapes = weightShapes(c, tokens, labels);
+  const linear = shapes.reduce((n, [r, k, positions]) => n + 2 * positions * r * k, 0);
   const attention = c.numLayers * 2 * (2 * T * T * c.numHeads * c.headDim); // QKᵀ and PV
   const forward = linear + attention;
   // dX of every linear (the head's included) + the four attention products' input gradients.
@@ -53,11 +56,11 @@ export function featureFlops(c: LlamaConfig, tokens: number, projection: Project
   const gradient =
     projection.kind === 'none'
       ? linear
-      : shapes.reduce((n, [rows, cols]) => {
+      : shapes.reduce((n, [rows, cols, positions]) => {
           const ko = Math.min(projection.outDim, rows);
           const ki = Math.min(projection.inDim, cols);
           // A side is projected only when it is larger than its target, then the k_out × k_in outer product.
-          return n + (ko < rows ? 2 * T * rows * ko : 0) + (ki < cols ? 2 * T * cols * ki : 0) + 2 * T * ko * ki;
+          return n + (ko < rows ? 2 * positions * rows * ko : 0) + (ki < cols ? 2 * positions * cols * ki : 0) + 2 * positions * ko * ki;
         }, 0);
   return { forward, backward, gradient, total: forward + backward + gradient };
 }
@@ -110,7 +113,7 @@ async function onnxruntimeMatmulGflops(n: number, threads: number, seconds: numb
 
 function torchMatmulGflops(python: string, n: number, threads: number, seconds: number): Promise<number> {
   return new Promise((resolve, reject) =>
-    execFile(python, [MATMUL_PEAK, String(n), String(threads), String(seconds)], (error, stdout, stderr) =>
+    execFile(python, [MATMUL_PEAK, String(n), String(threads), String(seconds)], { env: blasThreadEnv(threads) }, (error, stdout, stderr) =>
       error ? reject(new Error(`${MATMUL_PEAK} failed: ${error.message}\n${stderr}`)) : resolve((JSON.parse(stdout) as { gflops: number }).gflops),
     ),
   );

@@ -46,6 +46,17 @@ export function torchConfigs(cores: number, batches: readonly (number | undefine
 }
 
 /**
+ * The environment of a PyTorch process of `threads` threads. torch.set_num_threads does not reach
+ * Debian's OpenBLAS: a "1-thread" matmul ran on both cores of this machine kind (user time 1.65× wall,
+ * 167 GFLOP/s against 82 with OPENBLAS_NUM_THREADS=1), so the thread count is also set where the
+ * BLAS reads it, at load.
+ */
+export function blasThreadEnv(threads: number): NodeJS.ProcessEnv {
+  const n = String(threads);
+  return { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n };
+}
+
+/**
  * Runs `script` as `config.processes` shards of `request`. Each shard loads the model and computes the
  * anchor target untimed, says "ready", and waits; all are released together, so their timed loops
  * overlap and the slowest one is the configuration's wall time.
@@ -54,7 +65,7 @@ export async function runTorchConfig(python: string, script: string, request: st
   const shards = Array.from({ length: config.processes }, (_, i) => {
     const args = [script, request, '--threads', String(config.threads), '--shard', `${i}/${config.processes}`, '--wait-go', ...extraArgs];
     if (config.batch !== undefined) args.push('--batch', String(config.batch));
-    const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'], env: blasThreadEnv(config.threads) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -2,13 +2,14 @@ import { DiffGraph, type Value } from './autodiff/diff-graph.ts';
 import type { AttentionMode } from './autodiff/attention-mode.ts';
 import { BATCH } from './autodiff/shapes.ts';
 import { emitGradientFeatures, emitSketch, gradientLayout } from './gradient-features.ts';
-import { emitLlamaForward, SEQ, type WeightSource } from './llama-forward.ts';
+import type { LlamaConfig } from '../model/llama-config.ts';
+import { emitLlamaForward, SEQ, type ForwardValues, type WeightSource } from './llama-forward.ts';
 import { DType, OnnxGraph, type FloatType } from './onnx-graph.ts';
 import { headParamKey, probedParams, type Probe } from './probes.ts';
 import type { ProjectionSpec, SketchSpec } from './projection.ts';
 
 /** Bump when the emitted graphs change, so cached graphs are rebuilt. */
-export const GRAPH_BUILDER_VERSION = 5;
+export const GRAPH_BUILDER_VERSION = 6;
 
 export interface FeatureGraphOptions {
   probe: Probe;
@@ -73,17 +74,7 @@ export async function buildFeatureGraph(weights: WeightSource, options: FeatureG
   const { finalHidden, headWeight, residuals } = await emitLlamaForward(d, weights, ids, mask, computeType, options.attention ?? 'stored', directionLayers);
   const toFloat = (x: string) => (computeType === DType.float ? x : g.op('Cast', [x], { to: DType.float }));
 
-  g.output(toFloat(lastTokenState(g, finalHidden.name, mask, computeType)), FEATURE_IO.representation, DType.float, [BATCH, c.hiddenSize]);
-
-  // Position t predicts token t+1: drop the last hidden state and the first label.
-  const headKey = headParamKey(c, options.probe);
-  const hidden = d.slice(finalHidden, 1, 0, 1, 'seq-1');
-  // The loss is computed in float32 (as HF upcasts logits), whatever the compute type.
-  const logits = d.cast(d.linear(hidden, headKey, headWeight, c.vocabSize, c.hiddenSize), DType.float);
-  const shifted = (x: string, dtype: DType): Value =>
-    d.constant(g.op('Slice', [x, g.constInt64([1]), g.constInt64([Number.MAX_SAFE_INTEGER]), g.constInt64([1])]), [BATCH, 'seq-1'], dtype);
-  const loss = d.crossEntropy(logits, shifted(ids.name, DType.int64), shifted(lossWeights, DType.float));
-  g.output(loss.name, FEATURE_IO.loss, DType.float, [BATCH]);
+  const loss = emitRepresentationAndLoss(d, c, { finalHidden, headWeight }, ids, mask, lossWeights, headParamKey(c, options.probe), computeType);
 
   const projected = emitGradientFeatures(g, params, d.backward(loss), options.projection, computeType);
   const gradient = options.sketch ? emitSketch(g, projected, projectedDimension(weights, options), options.sketch) : projected;
@@ -115,6 +106,51 @@ export async function buildForwardGraph(weights: WeightSource, dataPath: string 
   return g.finish(`safesift forward graph v${GRAPH_BUILDER_VERSION}: logits`);
 }
 
+/**
+ * The forward the features need and nothing more: the representation and the mean response loss,
+ * exactly as the feature graph computes them, without the backward. The benchmarks' lower bound.
+ */
+export async function buildLossForwardGraph(weights: WeightSource, dataPath: string | null): Promise<Uint8Array> {
+  const g = new OnnxGraph('safesift_loss_forward', dataPath);
+  const d = new DiffGraph(g, () => false);
+  const ids = d.constant(g.input(FEATURE_IO.inputIds, DType.int64, [BATCH, SEQ]), [BATCH, SEQ], DType.int64);
+  const mask = g.input(FEATURE_IO.attentionMask, DType.int64, [BATCH, SEQ]);
+  const lossWeights = g.input(FEATURE_IO.lossWeights, DType.float, [BATCH, SEQ]);
+  const forward = await emitLlamaForward(d, weights, ids, mask);
+  emitRepresentationAndLoss(d, weights.config, forward, ids, mask, lossWeights, 'lm_head.weight', DType.float);
+  return g.finish(`safesift loss forward graph v${GRAPH_BUILDER_VERSION}: representation, loss`);
+}
+
+/**
+ * Outputs the representation (final-norm state at the last real token) and returns the per-example
+ * loss Σ_t w_t CE(z_{t-1}, y_t) [B], also output. Position t predicts token t+1; the head runs only
+ * where a label is (the response): prompt and padding positions have zero weight, so their logits
+ * would cost V·D each (a third of a 58M model's FLOPs) and change nothing.
+ */
+function emitRepresentationAndLoss(
+  d: DiffGraph,
+  config: LlamaConfig,
+  { finalHidden, headWeight }: Pick<ForwardValues, 'finalHidden' | 'headWeight'>,
+  ids: Value,
+  mask: string,
+  lossWeights: string,
+  headKey: string,
+  computeType: FloatType,
+): Value {
+  const g = d.g;
+  const representation = lastTokenState(g, finalHidden.name, mask, computeType);
+  g.output(computeType === DType.float ? representation : g.op('Cast', [representation], { to: DType.float }), FEATURE_IO.representation, DType.float, [BATCH, config.hiddenSize]);
+  const shifted = (x: string) => g.op('Slice', [x, g.constInt64([1]), g.constInt64([Number.MAX_SAFE_INTEGER]), g.constInt64([1])]);
+  const labelled = labelledPositions(g, shifted(lossWeights));
+  const at = (x: string, dtype: DType): Value => d.constant(g.op('GatherElements', [x, labelled], { axis: 1 }), [BATCH, 'labels'], dtype);
+  const hidden = d.gatherPositions(d.slice(finalHidden, 1, 0, 1, 'seq-1'), labelled, 'labels');
+  // The loss is computed in float32 (as HF upcasts logits), whatever the compute type.
+  const logits = d.cast(d.linear(hidden, headKey, headWeight, config.vocabSize, config.hiddenSize), DType.float);
+  const loss = d.crossEntropy(logits, at(shifted(ids.name), DType.int64), at(shifted(lossWeights), DType.float));
+  g.output(loss.name, FEATURE_IO.loss, DType.float, [BATCH]);
+  return loss;
+}
+
 /** The direction layers, checked: integers in [0, numLayers), strictly increasing (the output's order). */
 export function checkDirectionLayers(layers: readonly number[], numLayers: number): readonly number[] {
   layers.forEach((l, i) => {
@@ -143,6 +179,21 @@ function emitLayerStates(g: OnnxGraph, residuals: readonly string[], lossWeights
   const selection = g.op('Concat', [g.op('Unsqueeze', [oneHot, axis1]), g.op('Unsqueeze', [weights, axis1])], { axis: 1 }); // [B,2,T]
   const pooled = residuals.map((x) => g.op('MatMul', [selection, x])); // [B,2,D] each
   return pooled.length === 1 ? pooled[0]! : g.op('Concat', pooled, { axis: 1 });
+}
+
+/**
+ * Per example, the positions of its labels (weights [B,N] > 0), in order, then other positions to
+ * fill the row up to the batch's largest label count (at least 1, at most N): [B,K] int64, distinct
+ * within a row. Keys N−t for labels and 0 elsewhere make TopK list the labels first.
+ */
+function labelledPositions(g: OnnxGraph, weights: string): string {
+  const isLabel = g.op('Cast', [g.op('Greater', [weights, g.constFloat([0])])], { to: DType.float }); // [B,N]
+  const length = g.op('Slice', [g.op('Shape', [weights]), g.constInt64([1]), g.constInt64([2])]); // [1]
+  const positions = g.op('Cast', [g.op('Range', [g.constInt64([0], []), g.op('Squeeze', [length]), g.constInt64([1], [])])], { to: DType.float });
+  const keys = g.op('Mul', [isLabel, g.op('Sub', [g.op('Cast', [length], { to: DType.float }), positions])]);
+  const most = g.op('Cast', [g.op('ReduceMax', [g.op('ReduceSum', [isLabel, g.constInt64([1])], { keepdims: 0 }), g.constInt64([0])], { keepdims: 1 })], { to: DType.int64 });
+  const k = g.op('Min', [g.op('Max', [most, g.constInt64([1])]), length]);
+  return g.node('TopK', [keys, k], { axis: 1, largest: 1, sorted: 1 }, 2)[1]!;
 }
 
 /** h[b, last real position], selected with a one-hot row so it stays a MatMul: [B,D]. */

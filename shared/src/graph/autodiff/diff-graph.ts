@@ -192,6 +192,23 @@ export class DiffGraph {
   }
 
   /**
+   * x[b, positions[b, n], :] for x [B,T,C] and `positions` [B,N] int64, distinct within each row
+   * (so the VJP can scatter back without collisions): [B,N,C]. Positions not gathered get zero gradient.
+   */
+  gatherPositions(x: Value, positions: string, newDim: Dim): Value {
+    const g = this.g;
+    if (x.shape.length !== 3) throw new Error(`gatherPositions needs [B,T,C], got rank ${x.shape.length}`);
+    const indexShape = g.op('Concat', [g.op('Shape', [positions]), g.op('Slice', [g.op('Shape', [x.name]), g.constInt64([2]), g.constInt64([3])])], { axis: 0 });
+    const index = g.op('Expand', [g.op('Unsqueeze', [positions, g.constInt64([-1])]), indexShape]);
+    const y = g.op('GatherElements', [x.name, index], { axis: 1 });
+    const shape = [x.shape[0]!, newDim, ...x.shape.slice(2)];
+    return this.record(y, shape, x.dtype, x.grad, (dy) => {
+      const zeros = g.op('ConstantOfShape', [g.op('Shape', [x.name])], { value: { dataType: floatType(x), dims: [1], rawData: new Uint8Array(floatType(x) === DType.float16 ? 2 : 4) } });
+      this.accumulate(x, g.op('ScatterElements', [zeros, index, dy], { axis: 1 }));
+    });
+  }
+
+  /**
    * Σ_n w_n · CE(logits_n, targets_n) per example: logits [B,N,V], targets [B,N] int64, weights [B,N].
    * One op with its own VJP, w (softmax − onehot), as deep-learning frameworks do for stability and speed.
    */
