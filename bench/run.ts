@@ -14,6 +14,7 @@ import { fidelityLargeSection } from './fidelity-large-section.ts';
 import { autoProjectionSection, memoryModelSection, sessionLayoutSection } from './execution-sections.ts';
 import { longContextSection } from './long-context.ts';
 import { featureCostSection } from './feature-cost.ts';
+import { featureProfileSection } from './feature-profile.ts';
 import { peerSection } from './peer-section.ts';
 import type { JobRun } from './bench-cluster.ts';
 import { measurePipelineOverhead, type PipelineOverheadResult } from './pipeline-overhead.ts';
@@ -25,7 +26,7 @@ import { measureWeightCheck } from './weight-check.ts';
 import { replicationSection } from './replication/replicate-table.ts';
 import { extraScoresSection } from './extra-scores.ts';
 
-const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check', 'report-scale', 'extra-scores', 'replication'] as const;
+const SECTIONS = ['feature-cost', 'audit-memory', 'fidelity', 'fidelity-large', 'session-layout', 'memory-model', 'auto-projection', 'long-context', 'gpu', 'paper-loop', 'feature-profile', 'preset-cost', 'large-graph', 'pipeline-overhead', 'reducer-merge', 'cluster-memory', 'incremental', 'weight-check', 'report-scale', 'extra-scores', 'replication'] as const;
 /** Sections that only format results made elsewhere; run only when named in --only. */
 const ON_REQUEST: ReadonlySet<string> = new Set(['replication']);
 type Section = (typeof SECTIONS)[number];
@@ -315,6 +316,7 @@ const RUNNERS: Record<Section, () => Promise<string>> = {
       records: count('paper-loop-records', args['paper-loop-records']),
       rounds: count('peer-rounds', args['peer-rounds']),
     }),
+  'feature-profile': () => featureProfileSection({ table, measured }),
   'preset-cost': presetCostSection,
   'large-graph': largeGraphSection,
   'pipeline-overhead': pipelineOverheadSection,

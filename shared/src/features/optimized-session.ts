@@ -39,7 +39,7 @@ export async function openGraphSession(graphPath: string, options: GraphSessionO
   if (!cpuOnly || options.optimization === 'disabled') {
     return ort.InferenceSession.create(graphPath, { ...base, graphOptimizationLevel: options.optimization });
   }
-  const optimized = join(dirname(graphPath), `optimized-${optimizedGraphKey(options.optimization)}.onnx`);
+  const optimized = optimizedGraphPath(graphPath, options.optimization);
   if (existsSync(optimized)) {
     try {
       return await ort.InferenceSession.create(optimized, { ...base, graphOptimizationLevel: 'disabled' });
@@ -62,6 +62,11 @@ export async function openGraphSession(graphPath: string, options: GraphSessionO
   } finally {
     rmSync(staging, { force: true });
   }
+}
+
+/** Where openGraphSession keeps `graphPath` as onnxruntime optimised it at `level` on this machine. */
+export function optimizedGraphPath(graphPath: string, level: GraphSessionOptions['optimization']): string {
+  return join(dirname(graphPath), `optimized-${optimizedGraphKey(level)}.onnx`);
 }
 
 function optimizedGraphKey(level: string): string {
