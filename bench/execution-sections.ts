@@ -44,8 +44,8 @@ export async function sessionLayoutSection(tools: ReportTools): Promise<string> 
   console.error('session layout…');
   const models = [
     { label: 'stories260k (1 MiB)', dir: STORIES260K, examples: 200, maxTokens: 512, rounds: 2, chosen: 0, configs: [layout(2, 1, true), layout(1, 2, true), layout(1, 2, false), layout(1, 2, true, 8)] },
-    { label: 'random Llama 58M (222 MiB)', dir: await benchModel50m(), examples: 24, maxTokens: 256, rounds: 2, chosen: 2, configs: [layout(2, 1, true), layout(1, 2, true), layout(1, 2, false), layout(1, 2, false, 4)] },
-    { label: '1B-shaped, 4 layers (1.9 GiB)', dir: await benchModel1bShaped(), examples: 6, maxTokens: 256, rounds: 1, chosen: 1, configs: [layout(2, 1, true), layout(1, 2, false)] },
+    { label: 'random Llama 58M (222 MiB)', dir: await benchModel50m(), examples: 24, maxTokens: 256, rounds: 2, chosen: 1, configs: [layout(2, 1, true), layout(1, 2, true), layout(1, 2, false), layout(1, 2, false, 4)] },
+    { label: '1B-shaped, 4 layers (1.9 GiB)', dir: await benchModel1bShaped(), examples: 6, maxTokens: 256, rounds: 1, chosen: 1, configs: [layout(2, 1, true), layout(1, 2, true), layout(1, 2, false)] },
   ];
   const rows: string[][] = [];
   for (const m of models) {
@@ -68,7 +68,7 @@ export async function sessionLayoutSection(tools: ReportTools): Promise<string> 
 
 ${tools.measured()}
 
-Features (probe \`all\`, \`kron:64x128\`) of GSM8K records on 2 cores, each configuration in its own process (peak RSS is that process's VmHWM), in alternating rounds; speeds are the mean with each round's value in brackets. "2 × 1 thread" is two single-threaded sessions (worker threads, each with its own weights: the layout every audit used before); "1 × 2 threads" one session with two intra-op threads. Pre-packed: onnxruntime keeps its packed copies of each MatMul weight (the graph uses every weight twice, forward and backward); without, the weights stay memory-mapped from the graph's data file. The chosen row is what \`safesift audit\` plans by default (feature-plan.ts): a session per thread only for models under 32 MiB, otherwise one session and no pre-packing.
+Features (probe \`all\`, \`kron:64x128\`) of GSM8K records on 2 cores, each configuration in its own process (peak RSS is that process's VmHWM), in alternating rounds; speeds are the mean with each round's value in brackets. "2 × 1 thread" is two single-threaded sessions (worker threads, each with its own weights: the layout every audit used before); "1 × 2 threads" one session with two intra-op threads. Pre-packed: onnxruntime keeps its packed copies of each MatMul weight (the graph uses every weight twice, forward and backward); without, the weights stay memory-mapped from the graph's data file. The chosen row is what \`safesift audit\` plans by default (feature-plan.ts): a session per thread only for models under 32 MiB, otherwise one session, pre-packed while the packed copies fit the memory budget (they do here).
 
 ${tools.table(['model', 'layout', 'examples/s', 'peak RSS'], rows)}`;
 }
@@ -111,7 +111,7 @@ export async function memoryModelSection(tools: ReportTools): Promise<string> {
 
 ${tools.measured()}
 
-Each row opens the model as \`safesift audit\` does (the plan of feature-plan.ts on this 2-core machine: one session, 2 threads, weights memory-mapped, except stories260k: two sessions) and featurizes one batch of synthetic examples of exactly that many tokens twice, in a fresh process; measured peak is its VmHWM. The estimate is the memory model of memory-model.ts (README, "Memory and threads"): base + weights × copies + per-token activations × tokens + attention (T² stored probabilities up to 1024 tokens, one recomputed block above) + gradient features, × the arena slack. float16 rows run on the CPU provider, which casts to float32 and so also holds float32 copies of the weights (counted by the model).
+Each row opens the model as \`safesift audit\` does (the plan of feature-plan.ts on this 2-core machine: one session, 2 threads, weights memory-mapped and pre-packed, except stories260k: two sessions) and featurizes one batch of synthetic examples of exactly that many tokens twice, in a fresh process; measured peak is its VmHWM. The estimate is the memory model of memory-model.ts (README, "Memory and threads"): base + weights × copies + per-token activations × tokens + attention (T² stored probabilities up to 1024 tokens, one recomputed block above) + gradient features, × the arena slack. float16 rows run on the CPU provider, which casts to float32 and so also holds float32 copies of the weights (counted by the model).
 
 ${table}
 

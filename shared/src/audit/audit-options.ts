@@ -68,7 +68,7 @@ const rawAuditOptions = z.object({
   batchTokens: z.number().int().min(2).optional(),
   /** Memory to plan sessions and batches for (e.g. "20GiB"); default the host's or pod's limit, or the GPU's. */
   memoryBudget: z.union([z.number().int().positive(), z.string()]).optional(),
-  /** Keep pre-packed weight copies (faster CPU MatMuls, ~0.8× the weights more); default only for small models. */
+  /** Keep pre-packed weight copies (faster CPU MatMuls, up to ~1.6× the weights more); default: when they fit the budget. */
   prepack: z.boolean().optional(),
   /** First N records of each input file. */
   limit: z.number().int().min(1).optional(),

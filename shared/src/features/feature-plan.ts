@@ -4,9 +4,10 @@ import { ARENA_SLACK, batchBytes, estimatePeakBytes, formatBytes, perPaddedToken
 /**
  * Models this small run one single-threaded session per thread, each with its own (pre-packed)
  * weights: their graphs parallelise poorly inside one session, and N copies cost < N × 32 MiB
- * (measured on stories260k: ~20% faster than one session with N threads). Anything larger runs one
- * session with intra-op threads and memory-mapped weights: one copy whatever --threads is
- * (BENCHMARKS.md, session layout).
+ * (measured on stories260k: ~50% faster than one session with N threads). Anything larger runs one
+ * session with intra-op threads: one copy of the weights whatever --threads is, pre-packed while
+ * the packed copies fit the budget (58M: 7% faster, 1B-shaped: 20%), else memory-mapped from the
+ * graph's data file (BENCHMARKS.md, session layout).
  */
 export const SMALL_MODEL_BYTES = 32 * 2 ** 20;
 /** The share of the memory budget the plan may fill: the rest is for reading, scoring and the page cache. */
@@ -52,7 +53,7 @@ export function planFeatureExecution(memory: FeatureMemoryModel, request: PlanRe
       : {
           sessions: small ? threads : 1,
           threadsPerSession: small ? 1 : threads,
-          prepack: request.prepack ?? small,
+          prepack: request.prepack ?? true,
           batchExamples: request.batchSize ?? 1,
           batchTokens: request.batchTokens ?? (request.batchSize ?? 1) * request.maxTokens,
           longestTokens: request.maxTokens,
@@ -85,6 +86,7 @@ export function planFeatureExecution(memory: FeatureMemoryModel, request: PlanRe
     layout = oneExample;
     notes.push('batches of one example: larger ones would not fit');
   }
+  if (request.device === 'cpu' && layout.prepack && request.prepack === undefined) notes.push('weights pre-packed: faster matmuls, and the copies fit the budget');
   return { ...layout, device: request.device, budgetBytes: request.budgetBytes, estimatedPeakBytes: peak(), notes };
 }
 

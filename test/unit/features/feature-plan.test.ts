@@ -5,7 +5,7 @@ import { ConfigError } from '../../../shared/src/errors.ts';
 import { planFeatureExecution, PLANNABLE_SHARE, SMALL_MODEL_BYTES } from '../../../shared/src/features/feature-plan.ts';
 import { parseByteSize } from '../../../shared/src/features/memory-budget.ts';
 import { attentionBlockRows, MAX_BLOCK_ROWS } from '../../../shared/src/graph/autodiff/attention-plan.ts';
-import { batchBytes, estimatePeakBytes, featureMemoryModel, type FeatureMemoryModel } from '../../../shared/src/features/memory-model.ts';
+import { batchBytes, estimatePeakBytes, featureMemoryModel, PREPACK_COPIES, type FeatureMemoryModel } from '../../../shared/src/features/memory-model.ts';
 import { parseLlamaConfig } from '../../../shared/src/model/llama-config.ts';
 import { countParameters } from '../../../shared/src/model/llama-tensors.ts';
 
@@ -60,9 +60,11 @@ test('a small model gets one single-threaded session per thread with pre-packed 
   assert.deepEqual([smallPlan.sessions, smallPlan.threadsPerSession, smallPlan.prepack, smallPlan.batchExamples], [4, 1, true, 1]);
   for (const threads of [1, 2, 8, 64]) {
     const plan = planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 24 * GiB, maxTokens: 512, threads });
-    assert.deepEqual([plan.sessions, plan.threadsPerSession, plan.prepack], [1, threads, false], `--threads ${threads}: one copy of the weights`);
-    // The weights enter the estimate once.
-    assert.equal(plan.estimatedPeakBytes - estimatePeakBytes({ ...large, weightBytes: 0 }, plan, 'cpu'), large.weightBytes);
+    assert.deepEqual([plan.sessions, plan.threadsPerSession, plan.prepack], [1, threads, true], `--threads ${threads}: one session, pre-packed (it fits 24 GiB)`);
+    // One session's weights: the mapped copy and its packed copies, whatever --threads is.
+    assert.ok(Math.abs(plan.estimatedPeakBytes - estimatePeakBytes({ ...large, weightBytes: 0 }, plan, 'cpu') - large.weightBytes * (1 + PREPACK_COPIES)) < 1);
+    const unpacked = planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 24 * GiB, maxTokens: 512, threads, prepack: false });
+    assert.equal(unpacked.estimatedPeakBytes - estimatePeakBytes({ ...large, weightBytes: 0 }, unpacked, 'cpu'), large.weightBytes, '--no-prepack: one copy');
   }
   assert.ok(SMALL_MODEL_BYTES < large.weightBytes);
 });
@@ -74,6 +76,11 @@ test('the plan fits the budget: it drops extra sessions and pre-packing, then re
   const squeezed = planFeatureExecution(tight, { device: 'cpu', cores: 8, budgetBytes: 700 * MiB, maxTokens: 512 });
   assert.equal(squeezed.sessions, 1);
   assert.ok(squeezed.estimatedPeakBytes <= 700 * MiB * PLANNABLE_SHARE);
+  // A large model whose packed copies would not fit keeps its one mapped copy, and says why.
+  const mapped = planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 8 * GiB, maxTokens: 512 });
+  assert.equal(mapped.prepack, false);
+  assert.ok(mapped.notes.some((n) => /not pre-packed/.test(n)), mapped.notes.join('; '));
+  assert.ok(planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 12 * GiB, maxTokens: 512 }).prepack, 'with room the copies are kept');
   assert.throws(
     () => planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 3 * GiB, maxTokens: 2048 }),
     (error: unknown) => error instanceof ConfigError && /needs about .* GiB .*--memory-budget/.test(error.message),
