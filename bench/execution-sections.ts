@@ -119,7 +119,7 @@ ${table}
 
 ${tools.table(['--threads', 'sessions (plan)', 'weights', 'estimated peak', 'measured peak RSS', 'examples/s'], audits.map((a) => [String(a.threads), String(a.sessions), formatBytes(a.weightBytes), formatBytes(a.estimated), formatBytes(a.peak), a.examplesPerSecond.toFixed(2)]))}
 
-Peak RSS stays within one copy of the weights plus the working memory whatever \`--threads\` is (before this layout, a 1.9 GiB checkpoint of this shape peaked at 11.5 GiB on 2 threads).`;
+Peak RSS stays within one set of the weights (the mapped copy and, while they fit the budget, its pre-packed copies) plus the working memory whatever \`--threads\` is (before this layout, a 1.9 GiB checkpoint of this shape peaked at 11.5 GiB on 2 threads).`;
 }
 
 interface AuditRow {
