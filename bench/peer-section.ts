@@ -3,6 +3,7 @@ import { benchModel50m, STORIES260K } from './bench-models.ts';
 import { comparePeers, isReferenceBlas, type Interval, type PeerComparison, type TorchRunSummary } from './paper-loop-speed.ts';
 import { measureMatmulPeak, type FlopCount } from './roofline.ts';
 import { describeTorchConfig } from './torch-peers.ts';
+import { chooseOpenblasCore, describeOpenblasChoice, type OpenblasCoreChoice } from './openblas-core.ts';
 
 type Table = (head: string[], rows: string[][]) => string;
 
@@ -22,6 +23,21 @@ const gflop = (f: FlopCount) => `${fmt(f.total / 1e9, 3)} (${fmt(f.forward / 1e9
 
 export async function peerSection({ table, measured, python, records, rounds }: PeerSectionOptions): Promise<string> {
   console.error("speed vs the PyTorch peers (paper loop, LoGra-style) and the roofline…");
+  const blasCore = await chooseOpenblasCore(python);
+  console.error(`  PyTorch's BLAS kernels: ${describeOpenblasChoice(blasCore)}`);
+  // Every PyTorch process this section starts (peers, matmul peak) inherits the chosen kernel set.
+  const previousCore = process.env.OPENBLAS_CORETYPE;
+  if (blasCore.chosen === undefined) delete process.env.OPENBLAS_CORETYPE;
+  else process.env.OPENBLAS_CORETYPE = blasCore.chosen;
+  try {
+    return await peerSectionWithBlas({ table, measured, python, records, rounds }, blasCore);
+  } finally {
+    if (previousCore === undefined) delete process.env.OPENBLAS_CORETYPE;
+    else process.env.OPENBLAS_CORETYPE = previousCore;
+  }
+}
+
+async function peerSectionWithBlas({ table, measured, python, records, rounds }: PeerSectionOptions, blasCore: OpenblasCoreChoice): Promise<string> {
   const peak = await measureMatmulPeak(python);
   const models: PeerComparison[] = [
     await comparePeers({ label: 'stories260k', modelDir: STORIES260K, records, sweepRecords: Math.ceil(records / 2), maxTokens: 512, rounds, exactCheck: true, lograBatches: [1, 4, 16], python }),
@@ -117,7 +133,7 @@ Scores (rank agreement with the exact score, which is the paper loop's; the LoGr
 
 ${fidelity}
 
-${check ? `safesift's exact \`all\` and the paper loop compute the same score on stories260k: Spearman ${fmt(check.spearman, 6)}, largest difference ${check.maxAbsDiff.toExponential(2)}. ` : ''}PyTorch's BLAS: \`${blas}\`${isReferenceBlas(blas) ? ' — **the unoptimised reference BLAS: these baselines are unfairly slow; install libopenblas0-pthread and rerun**' : ''}.
+${check ? `safesift's exact \`all\` and the paper loop compute the same score on stories260k: Spearman ${fmt(check.spearman, 6)}, largest difference ${check.maxAbsDiff.toExponential(2)}. ` : ''}PyTorch's BLAS: \`${blas}\`${isReferenceBlas(blas) ? ' — **the unoptimised reference BLAS: these baselines are unfairly slow; install libopenblas0-pthread and rerun**' : ''}, with its fastest kernel set on this CPU, chosen before the sweep and used by every PyTorch process of this section: ${describeOpenblasChoice(blasCore)}. OpenBLAS 0.3.21 detects newer CPUs as older ones (an AVX-512 EPYC as Haswell), which halves its matmul rate there.
 
 **Roofline.** The machine's float32 matrix-multiply peak, measured in the same run before and after the models: an n×n MatMul (n = ${peak.runs.map((r) => r.n).filter((n, i, a) => a.indexOf(n) === i).join(', ')}; onnxruntime with B a constant initializer, pre-packed as the feature graph's weights are; PyTorch \`torch.mm\`) on 1 thread and on all ${peak.cores} cores, best of 5 slices each (PyTorch's thread count also set as OPENBLAS_NUM_THREADS: \`torch.set_num_threads\` does not reach Debian's OpenBLAS, whose "1-thread" matmul otherwise runs on every core; the PyTorch peers are started the same way):
 

@@ -111,9 +111,10 @@ async function onnxruntimeMatmulGflops(n: number, threads: number, seconds: numb
   return best;
 }
 
-function torchMatmulGflops(python: string, n: number, threads: number, seconds: number): Promise<number> {
+/** PyTorch's n×n float32 matmul rate on `threads` threads, in a fresh process with `env`. */
+export function torchMatmulGflops(python: string, n: number, threads: number, seconds: number, env: NodeJS.ProcessEnv = blasThreadEnv(threads)): Promise<number> {
   return new Promise((resolve, reject) =>
-    execFile(python, [MATMUL_PEAK, String(n), String(threads), String(seconds)], { env: blasThreadEnv(threads) }, (error, stdout, stderr) =>
+    execFile(python, [MATMUL_PEAK, String(n), String(threads), String(seconds)], { env }, (error, stdout, stderr) =>
       error ? reject(new Error(`${MATMUL_PEAK} failed: ${error.message}\n${stderr}`)) : resolve((JSON.parse(stdout) as { gflops: number }).gflops),
     ),
   );
