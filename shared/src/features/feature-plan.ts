@@ -5,7 +5,7 @@ import { ARENA_SLACK, batchBytes, estimatePeakBytes, formatBytes, perPaddedToken
  * Models this small run one single-threaded session per thread, each with its own (pre-packed)
  * weights: their graphs parallelise poorly inside one session, and N copies cost < N × 32 MiB
  * (measured on stories260k: ~50% faster than one session with N threads). Anything larger runs one
- * session with intra-op threads: one copy of the weights whatever --threads is, pre-packed while
+ * session with intra-op threads: one set of weights whatever --threads is, pre-packed while
  * the packed copies fit the budget (58M: 7% faster, 1B-shaped: 20%), else memory-mapped from the
  * graph's data file (BENCHMARKS.md, session layout).
  */
@@ -61,7 +61,7 @@ export function planFeatureExecution(memory: FeatureMemoryModel, request: PlanRe
   notes.push(
     layout.sessions > 1
       ? `${layout.sessions} single-threaded sessions (a model under ${formatBytes(SMALL_MODEL_BYTES)} runs faster so)`
-      : `one session with ${layout.threadsPerSession} thread${layout.threadsPerSession === 1 ? '' : 's'}: one copy of the weights`,
+      : `one session with ${layout.threadsPerSession} thread${layout.threadsPerSession === 1 ? '' : 's'}: one set of the weights whatever --threads is`,
   );
   const peak = () => estimatePeakBytes(memory, layout, request.device);
   if (peak() > budget && layout.sessions > 1) {
