@@ -1,6 +1,6 @@
-// Which OpenBLAS kernel set PyTorch's peers run: OpenBLAS 0.3.21 (Debian 12) detects newer CPUs as
-// older ones (an AVX-512 AMD EPYC as Haswell: 104 GFLOP/s on one thread against 195 with its
-// SkylakeX kernels), so a peer left to the detection would run handicapped.
+// Which OpenBLAS kernel set PyTorch's peers run. A machine's environment can pin one
+// (OPENBLAS_CORETYPE=Haswell on this machine kind: 97 GFLOP/s on one thread of an AVX-512 EPYC,
+// against 181 with OpenBLAS's own detection), so a peer left to its environment may run handicapped.
 import { readFileSync } from 'node:fs';
 import { torchMatmulGflops } from './roofline.ts';
 import { blasThreadEnv } from './torch-peers.ts';

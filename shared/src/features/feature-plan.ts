@@ -80,7 +80,7 @@ export function planFeatureExecution(memory: FeatureMemoryModel, request: PlanRe
         `the model needs about ${formatBytes(peak())} (weights ${formatBytes(memory.weightBytes)}, ` +
           `${formatBytes(batchBytes(memory, layout.batchExamples, layout.batchTokens, layout.longestTokens))} per batch) but ${formatBytes(budget)} ` +
           `of the ${request.device === 'gpu' ? 'GPU' : 'host'} memory budget (${formatBytes(request.budgetBytes)}) is plannable: ` +
-          `lower --batch-size/--batch-tokens or --max-tokens, ${request.device === 'gpu' && memory.dtype === 'float32' ? 'use --dtype float16, ' : ''}or raise --memory-budget`,
+          `lower --batch-size/--batch-tokens or --max-tokens, ${request.prepack === true && request.device === 'cpu' ? 'drop --prepack, ' : ''}${request.device === 'gpu' && memory.dtype === 'float32' ? 'use --dtype float16, ' : ''}or raise --memory-budget`,
       );
     }
     layout = oneExample;

@@ -81,6 +81,11 @@ test('the plan fits the budget: it drops extra sessions and pre-packing, then re
   assert.equal(mapped.prepack, false);
   assert.ok(mapped.notes.some((n) => /not pre-packed/.test(n)), mapped.notes.join('; '));
   assert.ok(planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 12 * GiB, maxTokens: 512 }).prepack, 'with room the copies are kept');
+  // --prepack that cannot fit is refused, and the refusal says what to drop.
+  assert.throws(
+    () => planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 8 * GiB, maxTokens: 512, prepack: true }),
+    (error: unknown) => error instanceof ConfigError && /drop --prepack/.test(error.message),
+  );
   assert.throws(
     () => planFeatureExecution(large, { device: 'cpu', cores: 2, budgetBytes: 3 * GiB, maxTokens: 2048 }),
     (error: unknown) => error instanceof ConfigError && /needs about .* GiB .*--memory-budget/.test(error.message),
